@@ -1,0 +1,267 @@
+// Package sm2 holds SM2 keys (GB/T 32918): generation, PEM encoding, signatures
+// and public-key encryption, and the key IDs Qiao names keys by.
+//
+// Signatures are ASN.1 DER (r, s) over SM3(ZA || message) with the user ID
+// 1234567812345678 unless another is given; ciphertexts are ASN.1 C1C3C2
+// (GM/T 0009). Keys are PKCS#8 "PRIVATE KEY" and SubjectPublicKeyInfo
+// "PUBLIC KEY" PEM, the forms OpenSSL 3 reads and writes for SM2.
+//
+// It is not a certificate library: certificates live in crypto/ca.
+package sm2
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	gmsm2 "github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/qiao-exchange/qiao/crypto/sm3"
+)
+
+// DefaultUID is the signer identity of GB/T 35276 used when none is given.
+const DefaultUID = "1234567812345678"
+
+var (
+	// ErrVerify means a signature does not match the message and key: the
+	// message was altered or signed by someone else. Refuse it.
+	ErrVerify = errors.New("sm2: signature verification failed")
+	// ErrDecrypt means a ciphertext could not be decrypted with this key: it
+	// was altered or encrypted to another key. Refuse it.
+	ErrDecrypt = errors.New("sm2: decryption failed")
+	// ErrKeyFormat means PEM or DER input is not an SM2 key of a supported form.
+	ErrKeyFormat = errors.New("sm2: not an SM2 key")
+)
+
+// PrivateKey is an SM2 private key. It is safe for concurrent use.
+type PrivateKey struct {
+	k *gmsm2.PrivateKey
+}
+
+// PublicKey is an SM2 public key.
+type PublicKey struct {
+	k *ecdsa.PublicKey
+}
+
+// GenerateKey returns a new random private key.
+func GenerateKey() (*PrivateKey, error) {
+	k, err := gmsm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("sm2: generating key: %w", err)
+	}
+	return &PrivateKey{k: k}, nil
+}
+
+// NewPrivateKey returns the key with the 32-byte big-endian scalar d.
+func NewPrivateKey(d []byte) (*PrivateKey, error) {
+	k, err := gmsm2.NewPrivateKey(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyFormat, err)
+	}
+	return &PrivateKey{k: k}, nil
+}
+
+// NewPublicKey returns the key with the uncompressed point 04 || X || Y,
+// checking that it lies on the curve.
+func NewPublicKey(point []byte) (*PublicKey, error) {
+	k, err := gmsm2.NewPublicKey(point)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyFormat, err)
+	}
+	return &PublicKey{k: k}, nil
+}
+
+// PublicKey returns the public half of k.
+func (k *PrivateKey) PublicKey() *PublicKey { return &PublicKey{k: &k.k.PublicKey} }
+
+// Scalar returns the private scalar d as 32 big-endian bytes.
+func (k *PrivateKey) Scalar() []byte { return k.k.D.FillBytes(make([]byte, 32)) }
+
+// Signer returns k as a crypto.Signer whose Sign, given an SM2 signer option or
+// nil options, signs the raw message with the default user ID. It exists for
+// certificate and TLS libraries inside crypto/.
+func (k *PrivateKey) Signer() crypto.Signer { return k.k }
+
+// Sign signs msg with the default user ID and returns a DER signature.
+func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
+	return k.SignUID(rand.Reader, []byte(DefaultUID), msg)
+}
+
+// SignUID signs msg as uid, drawing the per-signature secret from r.
+func (k *PrivateKey) SignUID(r io.Reader, uid, msg []byte) ([]byte, error) {
+	sig, err := k.k.Sign(r, msg, gmsm2.NewSM2SignerOption(true, uid))
+	if err != nil {
+		return nil, fmt.Errorf("sm2: sign: %w", err)
+	}
+	return sig, nil
+}
+
+// Decrypt decrypts an ASN.1 C1C3C2 ciphertext made by Encrypt.
+func (k *PrivateKey) Decrypt(ciphertext []byte) ([]byte, error) {
+	pt, err := k.k.Decrypt(nil, ciphertext, gmsm2.ASN1DecrypterOpts)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
+
+// MarshalPEM encodes k as a PKCS#8 "PRIVATE KEY" PEM block.
+func (k *PrivateKey) MarshalPEM() ([]byte, error) {
+	der, err := smx509.MarshalPKCS8PrivateKey(k.k)
+	if err != nil {
+		return nil, fmt.Errorf("sm2: marshal private key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// Equal reports whether k and o are the same key.
+func (k *PrivateKey) Equal(o *PrivateKey) bool { return o != nil && k.k.Equal(o.k) }
+
+// ParsePrivateKeyPEM reads the first private key in data: PKCS#8 "PRIVATE KEY"
+// or SEC1 "EC PRIVATE KEY", on the SM2 curve.
+func ParsePrivateKeyPEM(data []byte) (*PrivateKey, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("%w: no PRIVATE KEY or EC PRIVATE KEY PEM block", ErrKeyFormat)
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			return ParsePrivateKeyDER(b.Bytes)
+		case "EC PRIVATE KEY":
+			k, err := smx509.ParseSM2PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: EC PRIVATE KEY: %v", ErrKeyFormat, err)
+			}
+			return &PrivateKey{k: k}, nil
+		}
+	}
+}
+
+// ParsePrivateKeyDER reads a PKCS#8 DER private key on the SM2 curve.
+func ParsePrivateKeyDER(der []byte) (*PrivateKey, error) {
+	key, err := smx509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PKCS#8: %v", ErrKeyFormat, err)
+	}
+	k, ok := key.(*gmsm2.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: PKCS#8 holds a %T", ErrKeyFormat, key)
+	}
+	return &PrivateKey{k: k}, nil
+}
+
+// Verify checks a DER signature over msg made with the default user ID.
+func (p *PublicKey) Verify(msg, sig []byte) error {
+	return p.VerifyUID([]byte(DefaultUID), msg, sig)
+}
+
+// VerifyUID checks a DER signature over msg made as uid.
+func (p *PublicKey) VerifyUID(uid, msg, sig []byte) error {
+	if !gmsm2.VerifyASN1WithSM2(p.k, uid, msg, sig) {
+		return ErrVerify
+	}
+	return nil
+}
+
+// Encrypt encrypts msg to p as an ASN.1 C1C3C2 ciphertext.
+func (p *PublicKey) Encrypt(msg []byte) ([]byte, error) {
+	return p.EncryptRand(rand.Reader, msg)
+}
+
+// EncryptRand is Encrypt drawing the ephemeral key from r.
+func (p *PublicKey) EncryptRand(r io.Reader, msg []byte) ([]byte, error) {
+	if len(msg) == 0 {
+		return nil, errors.New("sm2: encrypt: empty message")
+	}
+	ct, err := gmsm2.EncryptASN1(r, p.k, msg)
+	if err != nil {
+		return nil, fmt.Errorf("sm2: encrypt: %w", err)
+	}
+	return ct, nil
+}
+
+// Point returns the uncompressed point 04 || X || Y.
+func (p *PublicKey) Point() []byte {
+	out := make([]byte, 65)
+	out[0] = 4
+	p.k.X.FillBytes(out[1:33])
+	p.k.Y.FillBytes(out[33:])
+	return out
+}
+
+// Coordinates returns copies of the affine coordinates, for libraries inside
+// crypto/ that hold SM2 keys in their own types.
+func (p *PublicKey) Coordinates() (x, y *big.Int) {
+	return new(big.Int).Set(p.k.X), new(big.Int).Set(p.k.Y)
+}
+
+// Crypto returns p as a crypto.PublicKey for certificate libraries inside crypto/.
+func (p *PublicKey) Crypto() crypto.PublicKey { return p.k }
+
+// DER returns p's SubjectPublicKeyInfo DER (id-ecPublicKey, curve SM2).
+func (p *PublicKey) DER() []byte {
+	der, err := smx509.MarshalPKIXPublicKey(p.k)
+	if err != nil {
+		// An SM2 key on its own curve always marshals.
+		panic(fmt.Sprintf("sm2: marshal public key: %v", err))
+	}
+	return der
+}
+
+// MarshalPEM encodes p as a "PUBLIC KEY" PEM block.
+func (p *PublicKey) MarshalPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: p.DER()})
+}
+
+// KeyID is hex of the first 16 bytes of SM3 over p's SubjectPublicKeyInfo DER.
+func (p *PublicKey) KeyID() string {
+	d := sm3.Sum(p.DER())
+	return hex.EncodeToString(d[:16])
+}
+
+// Equal reports whether p and o are the same key.
+func (p *PublicKey) Equal(o *PublicKey) bool {
+	return o != nil && p.k.X.Cmp(o.k.X) == 0 && p.k.Y.Cmp(o.k.Y) == 0
+}
+
+// ParsePublicKeyPEM reads the first "PUBLIC KEY" PEM block in data.
+func ParsePublicKeyPEM(data []byte) (*PublicKey, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("%w: no PUBLIC KEY PEM block", ErrKeyFormat)
+		}
+		if b.Type == "PUBLIC KEY" {
+			return ParsePublicKeyDER(b.Bytes)
+		}
+	}
+}
+
+// ParsePublicKeyDER reads a SubjectPublicKeyInfo DER public key on the SM2 curve.
+func ParsePublicKeyDER(der []byte) (*PublicKey, error) {
+	key, err := smx509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyFormat, err)
+	}
+	return FromCrypto(key)
+}
+
+// FromCrypto converts a crypto.PublicKey holding an SM2 point, as certificate
+// parsers return it, into a PublicKey.
+func FromCrypto(key crypto.PublicKey) (*PublicKey, error) {
+	ec, ok := key.(*ecdsa.PublicKey)
+	if !ok || !gmsm2.IsSM2PublicKey(ec) {
+		return nil, fmt.Errorf("%w: got %T", ErrKeyFormat, key)
+	}
+	return &PublicKey{k: ec}, nil
+}
