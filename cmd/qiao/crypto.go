@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ func newCryptoSignCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sig, err := k.SignUID(nil, []byte(uid), data)
+			sig, err := k.SignUID(rand.Reader, []byte(uid), data)
 			if err != nil {
 				return err
 			}
