@@ -10,6 +10,7 @@ package keystore
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -94,4 +95,35 @@ func EnsureSM2(ctx context.Context, ks Keystore, name string) (k *sm2.PrivateKey
 		return nil, false, fmt.Errorf("storing %s: %w", name, err)
 	}
 	return k, true, nil
+}
+
+// secretPEMType is the PEM block type of symmetric keys in a keystore.
+const secretPEMType = "QIAO SECRET KEY"
+
+// EncodeSecret wraps a symmetric key (such as the storage master key) as PEM
+// for storing in a keystore.
+func EncodeSecret(key []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: secretPEMType, Bytes: key})
+}
+
+// DecodeSecret returns the symmetric key in a PEM document made by EncodeSecret.
+func DecodeSecret(data []byte) ([]byte, error) {
+	b, _ := pem.Decode(data)
+	if b == nil || b.Type != secretPEMType {
+		return nil, fmt.Errorf("keystore: not a %s PEM block", secretPEMType)
+	}
+	return b.Bytes, nil
+}
+
+// LoadSecret reads the symmetric key stored under name.
+func LoadSecret(ctx context.Context, ks Keystore, name string) ([]byte, error) {
+	p, err := ks.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", name, err)
+	}
+	k, err := DecodeSecret(p)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", name, err)
+	}
+	return k, nil
 }
