@@ -172,7 +172,7 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s already exists; refusing to overwrite it", path)
+			return fmt.Errorf("%s already exists; refusing to overwrite it: %w", path, os.ErrExist)
 		}
 		return err
 	}

@@ -10,6 +10,7 @@
 package sm2
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -84,18 +85,43 @@ func (k *PrivateKey) PublicKey() *PublicKey { return &PublicKey{k: &k.k.PublicKe
 // Scalar returns the private scalar d as 32 big-endian bytes.
 func (k *PrivateKey) Scalar() []byte { return k.k.D.FillBytes(make([]byte, 32)) }
 
-// Signer returns k as a crypto.Signer whose Sign, given an SM2 signer option or
-// nil options, signs the raw message with the default user ID. It exists for
-// certificate and TLS libraries inside crypto/.
-func (k *PrivateKey) Signer() crypto.Signer { return k.k }
+// Signer returns k as a crypto.Signer for certificate and TLS libraries inside
+// crypto/. Given an *sm2.SM2SignerOption of github.com/emmansun/gmsm, its Sign
+// does what that option says; given any other options, nil and hash
+// identifiers included, it takes msg as the raw message (never a digest) and
+// returns the DER signature with the default user ID, as PrivateKey.Sign does.
+// Its Public returns the *ecdsa.PublicKey that Crypto returns.
+func (k *PrivateKey) Signer() crypto.Signer { return signer{k.k} }
+
+// signer adapts the library key so that callers which pass a hash identifier
+// as options (tjfoc/gmsm's x509 passes its SM3 constant with the raw TBS bytes)
+// still get an SM2 signature over SM3(ZA || message).
+type signer struct{ k *gmsm2.PrivateKey }
+
+func (s signer) Public() crypto.PublicKey { return &s.k.PublicKey }
+
+func (s signer) Sign(r io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	o, ok := opts.(*gmsm2.SM2SignerOption)
+	if !ok {
+		o = gmsm2.DefaultSM2SignerOpts
+	}
+	return s.k.Sign(r, msg, o)
+}
 
 // Sign signs msg with the default user ID and returns a DER signature.
 func (k *PrivateKey) Sign(msg []byte) ([]byte, error) {
 	return k.SignUID(rand.Reader, []byte(DefaultUID), msg)
 }
 
-// SignUID signs msg as uid, drawing the per-signature secret from r.
+// SignUID signs msg as uid, drawing the per-signature secret from r
+// (crypto/rand when r is nil). An empty uid means DefaultUID.
 func (k *PrivateKey) SignUID(r io.Reader, uid, msg []byte) ([]byte, error) {
+	if r == nil {
+		r = rand.Reader
+	}
 	sig, err := k.k.Sign(r, msg, gmsm2.NewSM2SignerOption(true, uid))
 	if err != nil {
 		return nil, fmt.Errorf("sm2: sign: %w", err)
@@ -103,8 +129,14 @@ func (k *PrivateKey) SignUID(r io.Reader, uid, msg []byte) ([]byte, error) {
 	return sig, nil
 }
 
-// Decrypt decrypts an ASN.1 C1C3C2 ciphertext made by Encrypt.
+// Decrypt decrypts an ASN.1 C1C3C2 ciphertext made by Encrypt. Only the
+// GM/T 0009 ASN.1 form is accepted; the raw 04 || C1 || C3 || C2 form the
+// underlying library would also take is refused with ErrDecrypt, so that a
+// ciphertext has exactly one encoding.
 func (k *PrivateKey) Decrypt(ciphertext []byte) ([]byte, error) {
+	if len(ciphertext) == 0 || ciphertext[0] != 0x30 {
+		return nil, ErrDecrypt
+	}
 	pt, err := k.k.Decrypt(nil, ciphertext, gmsm2.ASN1DecrypterOpts)
 	if err != nil {
 		return nil, ErrDecrypt
@@ -124,24 +156,28 @@ func (k *PrivateKey) MarshalPEM() ([]byte, error) {
 // Equal reports whether k and o are the same key.
 func (k *PrivateKey) Equal(o *PrivateKey) bool { return o != nil && k.k.Equal(o.k) }
 
-// ParsePrivateKeyPEM reads the first private key in data: PKCS#8 "PRIVATE KEY"
-// or SEC1 "EC PRIVATE KEY", on the SM2 curve.
+// ParsePrivateKeyPEM reads the first private key in data: PKCS#8 "PRIVATE KEY",
+// or SEC1 under the label "EC PRIVATE KEY" or "SM2 PRIVATE KEY" (the label
+// OpenSSL 3's `openssl ec` writes for SM2 keys), on the SM2 curve. Other
+// blocks, such as the "EC PARAMETERS" or "SM2 PARAMETERS" that
+// `openssl ecparam -genkey` writes first, are skipped. Encrypted PKCS#8 is
+// not supported.
 func ParsePrivateKeyPEM(data []byte) (*PrivateKey, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return nil, fmt.Errorf("%w: no PRIVATE KEY or EC PRIVATE KEY PEM block", ErrKeyFormat)
+			return nil, fmt.Errorf("%w: no PRIVATE KEY, EC PRIVATE KEY or SM2 PRIVATE KEY PEM block", ErrKeyFormat)
 		}
 		switch b.Type {
 		case "PRIVATE KEY":
 			return ParsePrivateKeyDER(b.Bytes)
-		case "EC PRIVATE KEY":
+		case "EC PRIVATE KEY", "SM2 PRIVATE KEY":
 			k, err := smx509.ParseSM2PrivateKey(b.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("%w: EC PRIVATE KEY: %v", ErrKeyFormat, err)
+				return nil, fmt.Errorf("%w: %s: %v", ErrKeyFormat, b.Type, err)
 			}
-			return &PrivateKey{k: k}, nil
+			return checked(k)
 		}
 	}
 }
@@ -156,7 +192,17 @@ func ParsePrivateKeyDER(der []byte) (*PrivateKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: PKCS#8 holds a %T", ErrKeyFormat, key)
 	}
-	return &PrivateKey{k: k}, nil
+	return checked(k)
+}
+
+// checked rebuilds a parsed key from its scalar, so that a key file with d
+// outside [1, n-2] is refused when it is loaded rather than when it first
+// signs, and the public point is the one d gives, whatever the file said.
+func checked(k *gmsm2.PrivateKey) (*PrivateKey, error) {
+	if k.D.Sign() <= 0 || k.D.BitLen() > 256 {
+		return nil, fmt.Errorf("%w: private scalar out of range", ErrKeyFormat)
+	}
+	return NewPrivateKey(k.D.FillBytes(make([]byte, 32)))
 }
 
 // Verify checks a DER signature over msg made with the default user ID.
@@ -164,7 +210,8 @@ func (p *PublicKey) Verify(msg, sig []byte) error {
 	return p.VerifyUID([]byte(DefaultUID), msg, sig)
 }
 
-// VerifyUID checks a DER signature over msg made as uid.
+// VerifyUID checks a DER signature over msg made as uid. An empty uid means
+// DefaultUID.
 func (p *PublicKey) VerifyUID(uid, msg, sig []byte) error {
 	if !gmsm2.VerifyASN1WithSM2(p.k, uid, msg, sig) {
 		return ErrVerify
@@ -177,8 +224,12 @@ func (p *PublicKey) Encrypt(msg []byte) ([]byte, error) {
 	return p.EncryptRand(rand.Reader, msg)
 }
 
-// EncryptRand is Encrypt drawing the ephemeral key from r.
+// EncryptRand is Encrypt drawing the ephemeral key from r (crypto/rand when r
+// is nil).
 func (p *PublicKey) EncryptRand(r io.Reader, msg []byte) ([]byte, error) {
+	if r == nil {
+		r = rand.Reader
+	}
 	if len(msg) == 0 {
 		return nil, errors.New("sm2: encrypt: empty message")
 	}
@@ -193,15 +244,20 @@ func (p *PublicKey) EncryptRand(r io.Reader, msg []byte) ([]byte, error) {
 func (p *PublicKey) Point() []byte {
 	out := make([]byte, 65)
 	out[0] = 4
-	p.k.X.FillBytes(out[1:33])
-	p.k.Y.FillBytes(out[33:])
+	// ecdsa.PublicKey.Bytes, the replacement for the coordinates, supports
+	// only the NIST curves; they are read here, never written.
+	//lint:ignore SA1019 the SM2 curve has no other accessor
+	x, y := p.k.X, p.k.Y
+	x.FillBytes(out[1:33])
+	y.FillBytes(out[33:])
 	return out
 }
 
 // Coordinates returns copies of the affine coordinates, for libraries inside
 // crypto/ that hold SM2 keys in their own types.
 func (p *PublicKey) Coordinates() (x, y *big.Int) {
-	return new(big.Int).Set(p.k.X), new(big.Int).Set(p.k.Y)
+	pt := p.Point()
+	return new(big.Int).SetBytes(pt[1:33]), new(big.Int).SetBytes(pt[33:])
 }
 
 // Crypto returns p as a crypto.PublicKey for certificate libraries inside crypto/.
@@ -230,7 +286,7 @@ func (p *PublicKey) KeyID() string {
 
 // Equal reports whether p and o are the same key.
 func (p *PublicKey) Equal(o *PublicKey) bool {
-	return o != nil && p.k.X.Cmp(o.k.X) == 0 && p.k.Y.Cmp(o.k.Y) == 0
+	return o != nil && bytes.Equal(p.Point(), o.Point())
 }
 
 // ParsePublicKeyPEM reads the first "PUBLIC KEY" PEM block in data.
@@ -257,11 +313,14 @@ func ParsePublicKeyDER(der []byte) (*PublicKey, error) {
 }
 
 // FromCrypto converts a crypto.PublicKey holding an SM2 point, as certificate
-// parsers return it, into a PublicKey.
+// parsers return it, into a PublicKey. A point not on the curve is refused.
 func FromCrypto(key crypto.PublicKey) (*PublicKey, error) {
 	ec, ok := key.(*ecdsa.PublicKey)
 	if !ok || !gmsm2.IsSM2PublicKey(ec) {
 		return nil, fmt.Errorf("%w: got %T", ErrKeyFormat, key)
+	}
+	if _, err := gmsm2.PublicKeyToECDH(ec); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyFormat, err)
 	}
 	return &PublicKey{k: ec}, nil
 }
