@@ -31,8 +31,10 @@ generate-check: generate ## Fail if gen/ differs from what api/ generates
 bench: ## Run the benchmarks, each beside its reference
 	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bench.out
 
-demo: build ## A development deployment in a temporary directory
-	@dir=$$(mktemp -d -t qiao-demo-XXXX); ./$(BIN) init --dir $$dir
+demo: build ## A development deployment in a temporary directory, checked
+	@dir=$$(mktemp -d -t qiao-demo-XXXX) && \
+	./$(BIN) init --dir $$dir && \
+	./$(BIN) config check --config $$dir/qiao.yaml
 
 clean: ## Remove build output
 	rm -rf bin bench.out

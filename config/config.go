@@ -52,13 +52,16 @@ type Keystore struct {
 
 // Vault configures the HashiCorp Vault keystore (KV v2).
 type Vault struct {
-	Address      string `yaml:"address"`
-	Mount        string `yaml:"mount"`
-	Prefix       string `yaml:"prefix"`
-	Auth         string `yaml:"auth"`
-	TokenFile    string `yaml:"token_file"`
-	RoleID       string `yaml:"role_id"`
-	SecretIDFile string `yaml:"secret_id_file"`
+	Address      string        `yaml:"address"`
+	Namespace    string        `yaml:"namespace"`
+	CACertFile   string        `yaml:"ca_cert_file"`
+	Mount        string        `yaml:"mount"`
+	Prefix       string        `yaml:"prefix"`
+	Auth         string        `yaml:"auth"`
+	TokenFile    string        `yaml:"token_file"`
+	RoleID       string        `yaml:"role_id"`
+	SecretIDFile string        `yaml:"secret_id_file"`
+	Timeout      time.Duration `yaml:"timeout"`
 }
 
 // PKI names the CA certificates principals and servers are checked against.
@@ -102,7 +105,7 @@ func Default(dataDir string) Config {
 		Keystore: Keystore{
 			Backend: "file",
 			Dir:     "keys",
-			Vault:   Vault{Mount: "secret", Prefix: "qiao/keys", Auth: "token"},
+			Vault:   Vault{Mount: "secret", Prefix: "qiao/keys", Auth: "token", Timeout: 10 * time.Second},
 		},
 		PKI:  PKI{SM2Root: "certs/ca-sm2.pem", TLSRoot: "certs/ca-tls.pem", CertDir: "certs"},
 		Auth: Auth{ClockSkew: 300 * time.Second, NonceCapacity: 1 << 20},

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
 	"github.com/qiao-exchange/qiao/crypto/sm3"
 )
@@ -112,19 +114,18 @@ func newCryptoSignCmd() *cobra.Command {
 }
 
 func newCryptoVerifyCmd() *cobra.Command {
-	var pubFile, in, sigFile, uid string
+	var pubFile, certFile, caFile, in, sigFile, uid string
 	c := &cobra.Command{
-		Use:   "verify --pub PUB.pem --in FILE --sig SIG",
+		Use:   "verify --pub PUB.pem|--cert CERT.pem [--ca ROOT.pem] --in FILE --sig SIG",
 		Short: "Verify an SM2 signature; exit status 0 only if it is valid",
-		Args:  cobra.NoArgs,
+		Long: `verify checks a DER SM2 signature over a file against a public key (--pub) or the
+key of a signing certificate (--cert). With --ca the certificate must also chain to
+that SM2 root, be within its validity period and be meant for signing.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pp, err := os.ReadFile(pubFile)
+			pub, who, err := verifyKey(pubFile, certFile, caFile)
 			if err != nil {
-				return fmt.Errorf("reading public key: %w", err)
-			}
-			pub, err := sm2.ParsePublicKeyPEM(pp)
-			if err != nil {
-				return fmt.Errorf("public key %s: %w", pubFile, err)
+				return err
 			}
 			data, err := readInput(cmd, in)
 			if err != nil {
@@ -137,18 +138,65 @@ func newCryptoVerifyCmd() *cobra.Command {
 			if err := pub.VerifyUID([]byte(uid), data, sig); err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("签名无效 signature is NOT valid for %s: %w", in, err)}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "签名有效 signature OK (key id %s)\n", pub.KeyID())
+			fmt.Fprintf(cmd.OutOrStdout(), "签名有效 signature OK (%skey id %s)\n", who, pub.KeyID())
 			return nil
 		},
 	}
 	c.Flags().StringVar(&pubFile, "pub", "", "SM2 public key (PEM)")
+	c.Flags().StringVar(&certFile, "cert", "", "SM2 signing certificate (PEM) instead of --pub")
+	c.Flags().StringVar(&caFile, "ca", "", "with --cert: SM2 root the certificate must chain to")
 	c.Flags().StringVar(&in, "in", "", "signed file (- for standard input)")
 	c.Flags().StringVar(&sigFile, "sig", "", "DER signature")
 	c.Flags().StringVar(&uid, "uid", sm2.DefaultUID, "signer user ID (distid)")
-	for _, f := range []string{"pub", "in", "sig"} {
+	c.MarkFlagsOneRequired("pub", "cert")
+	c.MarkFlagsMutuallyExclusive("pub", "cert")
+	for _, f := range []string{"in", "sig"} {
 		_ = c.MarkFlagRequired(f)
 	}
 	return c
+}
+
+// verifyKey returns the key a signature is checked against and, for a
+// certificate, who it names.
+func verifyKey(pubFile, certFile, caFile string) (*sm2.PublicKey, string, error) {
+	if pubFile != "" {
+		if caFile != "" {
+			return nil, "", errors.New("--ca goes with --cert, not --pub")
+		}
+		pp, err := os.ReadFile(pubFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading public key: %w", err)
+		}
+		pub, err := sm2.ParsePublicKeyPEM(pp)
+		if err != nil {
+			return nil, "", fmt.Errorf("public key %s: %w", pubFile, err)
+		}
+		return pub, "", nil
+	}
+	cp, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading certificate: %w", err)
+	}
+	cert, err := ca.ParseCertificatePEM(cp)
+	if err != nil {
+		return nil, "", fmt.Errorf("certificate %s: %w", certFile, err)
+	}
+	if caFile == "" {
+		return cert.PublicKey(), cert.Principal() + ", ", nil
+	}
+	rp, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading CA certificate: %w", err)
+	}
+	roots, err := ca.ParseCertificatesPEM(rp)
+	if err != nil {
+		return nil, "", fmt.Errorf("CA certificate %s: %w", caFile, err)
+	}
+	id, err := ca.Verify(cert, roots, ca.PurposeSign, time.Now())
+	if err != nil {
+		return nil, "", &exitError{code: 1, err: fmt.Errorf("证书无效 certificate %s is NOT valid: %w", certFile, err)}
+	}
+	return id.PublicKey, id.Principal + ", certificate chain OK, ", nil
 }
 
 // readInput reads a named file, or standard input for "-".

@@ -36,6 +36,9 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newCryptoCmd(),
+		newInitCmd(),
+		newCACmd(),
+		newConfigCmd(),
 	)
 	return root
 }
