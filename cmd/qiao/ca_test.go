@@ -15,6 +15,7 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/keystore"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
 // snapshot returns the contents of every file under dir by relative path.
@@ -165,11 +166,11 @@ func TestCAInitAndIssue(t *testing.T) {
 	}
 
 	// OpenSSL 3 agrees with the chain.
-	out = openssl(t, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", certs("ca-sm2.pem"), certs("police.411528.sign.pem"), certs("gateway.enc.pem"))
+	out = string(openssltest.Run(t, nil, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", certs("ca-sm2.pem"), certs("police.411528.sign.pem"), certs("gateway.enc.pem")))
 	if strings.Count(out, ": OK") != 2 {
 		t.Errorf("openssl verify:\n%s", out)
 	}
-	out = openssl(t, "verify", "-purpose", "sslserver", "-CAfile", certs("ca-tls.pem"), certs("gateway.tls.pem"))
+	out = string(openssltest.Run(t, nil, "verify", "-purpose", "sslserver", "-CAfile", certs("ca-tls.pem"), certs("gateway.tls.pem")))
 	if !strings.Contains(out, ": OK") {
 		t.Errorf("openssl verify TLS:\n%s", out)
 	}
@@ -223,8 +224,8 @@ func TestCAIssueWithAgencyHeldKeys(t *testing.T) {
 	mustRun(t, "ca", "init", "--dir", dir)
 	mustRun(t, "crypto", "keygen", "--out", p("sign.key"), "--pub", p("sign.pub"))
 	// The encryption key is made by OpenSSL: any SM2 public key in PEM will do.
-	openssl(t, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", p("enc.key"))
-	openssl(t, "pkey", "-in", p("enc.key"), "-pubout", "-out", p("enc.pub"))
+	openssltest.Run(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", p("enc.key"))
+	openssltest.Run(t, nil, "pkey", "-in", p("enc.key"), "-pubout", "-out", p("enc.pub"))
 
 	out := mustRun(t, "ca", "issue", "--dir", dir, "--principal", "court.411528", "--kind", "agency", "--sign-pub", p("sign.pub"), "--enc-pub", p("enc.pub"))
 	if strings.Contains(out, "created  key") {

@@ -3,10 +3,11 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
 // run executes the qiao command line in-process and returns its output.
@@ -30,21 +31,6 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-// openssl runs OpenSSL 3, the second SM2/SM3 implementation these tests check
-// against. CI installs it; its absence is a failure, not a reason to skip.
-func openssl(t *testing.T, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatalf("openssl is required for interoperability tests (apt-get install openssl): %v", err)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func TestCryptoCommandsInteroperateWithOpenSSL(t *testing.T) {
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
@@ -55,7 +41,7 @@ func TestCryptoCommandsInteroperateWithOpenSSL(t *testing.T) {
 
 	// SM3 digests agree.
 	ours := strings.Fields(mustRun(t, "crypto", "sm3", p("msg.txt")))[0]
-	theirs := openssl(t, "dgst", "-sm3", "-r", p("msg.txt"))
+	theirs := string(openssltest.Run(t, nil, "dgst", "-sm3", "-r", p("msg.txt")))
 	if !strings.HasPrefix(theirs, ours+" ") {
 		t.Errorf("sm3: qiao %s, openssl %s", ours, theirs)
 	}
@@ -66,16 +52,16 @@ func TestCryptoCommandsInteroperateWithOpenSSL(t *testing.T) {
 		t.Fatalf("key.pem mode: %v %v", fi.Mode(), err)
 	}
 	mustRun(t, "crypto", "sign", "--key", p("key.pem"), "--in", p("msg.txt"), "--out", p("sig.der"))
-	out := openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", p("pub.pem"), "-rawin", "-digest", "sm3",
-		"-pkeyopt", "distid:1234567812345678", "-in", p("msg.txt"), "-sigfile", p("sig.der"))
+	out := string(openssltest.Run(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", p("pub.pem"), "-rawin", "-digest", "sm3",
+		"-pkeyopt", "distid:1234567812345678", "-in", p("msg.txt"), "-sigfile", p("sig.der")))
 	if !strings.Contains(out, "Signature Verified Successfully") {
 		t.Errorf("openssl did not verify our signature: %s", out)
 	}
 
 	// OpenSSL's key and signature, checked by us.
-	openssl(t, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", p("ossl.pem"))
-	openssl(t, "pkey", "-in", p("ossl.pem"), "-pubout", "-out", p("ossl.pub"))
-	openssl(t, "pkeyutl", "-sign", "-inkey", p("ossl.pem"), "-rawin", "-digest", "sm3",
+	openssltest.Run(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", p("ossl.pem"))
+	openssltest.Run(t, nil, "pkey", "-in", p("ossl.pem"), "-pubout", "-out", p("ossl.pub"))
+	openssltest.Run(t, nil, "pkeyutl", "-sign", "-inkey", p("ossl.pem"), "-rawin", "-digest", "sm3",
 		"-pkeyopt", "distid:1234567812345678", "-in", p("msg.txt"), "-out", p("ossl.sig"))
 	mustRun(t, "crypto", "verify", "--pub", p("ossl.pub"), "--in", p("msg.txt"), "--sig", p("ossl.sig"))
 

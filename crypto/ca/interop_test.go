@@ -8,7 +8,6 @@ import (
 	"math/big"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/qiao-exchange/qiao/crypto/sm2"
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
 // The certificates are made by one GM library (tjfoc/gmsm, behind this
@@ -165,18 +165,6 @@ func TestInteropSMX509CertificateVerifiesHere(t *testing.T) {
 	}
 }
 
-// openssl runs OpenSSL 3. CI installs it; its absence is a failure, not a
-// reason to skip.
-func openssl(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatalf("openssl is required for interoperability tests (apt-get install openssl): %v", err)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
-	return string(out), err
-}
-
 // TestInteropOpenSSL checks an SM2 double certificate and the P-256 TLS
 // certificate with OpenSSL 3. OpenSSL 3.0 verifies SM2-with-SM3 certificate
 // signatures only when told the signer ID (-vfyopt distid:1234567812345678);
@@ -196,10 +184,7 @@ func TestInteropOpenSSL(t *testing.T) {
 	signPEM := write("gateway.sign.pem", pair.Sign.PEM())
 	encPEM := write("gateway.enc.pem", pair.Enc.PEM())
 
-	text, err := openssl(t, "x509", "-noout", "-text", "-in", signPEM)
-	if err != nil {
-		t.Fatalf("openssl x509: %v\n%s", err, text)
-	}
+	text := string(openssltest.Run(t, nil, "x509", "-noout", "-text", "-in", signPEM))
 	for _, want := range []string{
 		"Signature Algorithm: SM2-with-SM3",
 		"ASN1 OID: SM2",
@@ -213,24 +198,25 @@ func TestInteropOpenSSL(t *testing.T) {
 			t.Errorf("openssl x509 -text lacks %q:\n%s", want, text)
 		}
 	}
-	if text, _ := openssl(t, "x509", "-noout", "-text", "-in", encPEM); !strings.Contains(text, "Key Encipherment, Data Encipherment, Key Agreement") {
-		t.Errorf("encryption certificate key usage:\n%s", text)
+	if text, err := openssltest.Try(t, nil, "x509", "-noout", "-text", "-in", encPEM); !strings.Contains(string(text), "Key Encipherment, Data Encipherment, Key Agreement") {
+		t.Errorf("encryption certificate key usage (%v):\n%s", err, text)
 	}
-	fp, err := openssl(t, "x509", "-noout", "-fingerprint", "-sm3", "-in", signPEM)
+	out, err := openssltest.Try(t, nil, "x509", "-noout", "-fingerprint", "-sm3", "-in", signPEM)
+	fp := string(out)
 	if want := strings.ToUpper(pair.Sign.Fingerprint()); err != nil || strings.ReplaceAll(strings.TrimSpace(fp[strings.Index(fp, "=")+1:]), ":", "") != want {
 		t.Errorf("openssl SM3 fingerprint %q, ours %s (%v)", fp, want, err)
 	}
 
 	for _, leaf := range []string{signPEM, encPEM} {
-		out, err := openssl(t, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", rootPEM, leaf)
-		if err != nil || !strings.Contains(out, ": OK") {
+		out, err := openssltest.Try(t, nil, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", rootPEM, leaf)
+		if err != nil || !strings.Contains(string(out), ": OK") {
 			t.Errorf("openssl verify %s: %v\n%s", filepath.Base(leaf), err, out)
 		}
 	}
 	// A certificate from another root is refused by OpenSSL as well.
 	other, _ := newRoot(t)
 	otherPEM := write("other.pem", other.Certificate().PEM())
-	if out, err := openssl(t, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", otherPEM, signPEM); err == nil {
+	if out, err := openssltest.Try(t, nil, "verify", "-vfyopt", "distid:1234567812345678", "-CAfile", otherPEM, signPEM); err == nil {
 		t.Errorf("openssl verified a certificate against the wrong root:\n%s", out)
 	}
 
@@ -242,7 +228,7 @@ func TestInteropOpenSSL(t *testing.T) {
 	}
 	tlsRootPEM := write("ca-tls.pem", EncodePEM(tlsRoot.Certificate().Raw))
 	tlsPEM := write("gateway.tls.pem", EncodePEM(tlsCert.Raw))
-	if out, err := openssl(t, "verify", "-purpose", "sslserver", "-CAfile", tlsRootPEM, tlsPEM); err != nil || !strings.Contains(out, ": OK") {
+	if out, err := openssltest.Try(t, nil, "verify", "-purpose", "sslserver", "-CAfile", tlsRootPEM, tlsPEM); err != nil || !strings.Contains(string(out), ": OK") {
 		t.Errorf("openssl verify TLS certificate: %v\n%s", err, out)
 	}
 }

@@ -12,12 +12,11 @@ import (
 	"encoding/hex"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/qiao-exchange/qiao/crypto/sm2"
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/example.envelope")
@@ -111,16 +110,16 @@ func TestGoldenWithOpenSSL(t *testing.T) {
 	}
 	priv := write("recipient.pem", pemKey)
 
-	openssl(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-digest", "sm3",
+	openssltest.Run(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-digest", "sm3",
 		"-pkeyopt", "distid:1234567812345678", "-in", write("content", env.Content), "-sigfile", write("sig", env.Signature))
 	flipped := bytes.Clone(env.Content)
 	flipped[len(flipped)-1] ^= 1
-	if _, err := runOpenSSL(t, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-digest", "sm3",
+	if _, err := openssltest.Try(t, nil, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-digest", "sm3",
 		"-pkeyopt", "distid:1234567812345678", "-in", write("flipped", flipped), "-sigfile", write("sig", env.Signature)); err == nil {
 		t.Fatal("openssl verifies the signature over altered content")
 	}
 
-	key := openssl(t, "pkeyutl", "-decrypt", "-inkey", priv, "-in", write("key.ct", c.EncryptedKey))
+	key := openssltest.Run(t, nil, "pkeyutl", "-decrypt", "-inkey", priv, "-in", write("key.ct", c.EncryptedKey))
 	pt, err := decryptPayload(c, key)
 	if err != nil {
 		t.Fatal(err)
@@ -128,44 +127,4 @@ func TestGoldenWithOpenSSL(t *testing.T) {
 	if !bytes.Equal(pt, examplePlaintext) {
 		t.Fatalf("payload %q", pt)
 	}
-}
-
-func openssl(t *testing.T, args ...string) []byte {
-	t.Helper()
-	out, err := runOpenSSL(t, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// runOpenSSL runs openssl; only a missing openssl, or one that is not
-// OpenSSL 3, fails the test here.
-func runOpenSSL(t *testing.T, args ...string) ([]byte, error) {
-	t.Helper()
-	v, err := exec.Command("openssl", "version").Output()
-	if err != nil {
-		t.Fatalf("the openssl command is required for these tests (CI installs it): %v", err)
-	}
-	if !strings.HasPrefix(string(v), "OpenSSL 3.") {
-		t.Fatalf("these tests need OpenSSL 3, found %q", strings.TrimSpace(string(v)))
-	}
-	var stderr bytes.Buffer
-	cmd := exec.Command("openssl", args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, &opensslError{args: args, err: err, stderr: stderr.String()}
-	}
-	return out, nil
-}
-
-type opensslError struct {
-	args   []string
-	err    error
-	stderr string
-}
-
-func (e *opensslError) Error() string {
-	return "openssl " + strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.stderr
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
 	"github.com/qiao-exchange/qiao/crypto/sm3"
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
 // docPath is the page that specifies the wire format. Its worked example is
@@ -225,17 +226,6 @@ func TestDocWorkedExample(t *testing.T) {
 	}
 }
 
-// openssl returns the path of OpenSSL 3, the second implementation the page's
-// commands use. CI installs it; its absence is a failure, not a reason to skip.
-func openssl(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatalf("openssl is required to check docs/request-signing.md (apt-get install openssl): %v", err)
-	}
-	return path
-}
-
 // shell runs script with sh in dir and returns its standard output.
 func shell(t *testing.T, dir, script string, args ...string) string {
 	t.Helper()
@@ -269,10 +259,7 @@ func TestDocOpenSSL(t *testing.T) {
 	write("key.pem", b["key.pem"]+"\n")
 
 	t.Run("key.pem holds d", func(t *testing.T) {
-		out, err := exec.Command(openssl(t), "pkey", "-in", filepath.Join(dir, "key.pem"), "-text", "-noout").CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl pkey: %v\n%s", err, out)
-		}
+		out := openssltest.Run(t, nil, "pkey", "-in", filepath.Join(dir, "key.pem"), "-text", "-noout")
 		priv := regexp.MustCompile(`(?s)priv:\n(.*?)\npub:`).FindSubmatch(out)
 		if priv == nil || strings.NewReplacer(" ", "", ":", "", "\n", "").Replace(string(priv[1])) != hex.EncodeToString(in.scalar) {
 			t.Errorf("openssl reads key.pem as\n%s", out)
@@ -280,7 +267,7 @@ func TestDocOpenSSL(t *testing.T) {
 	})
 
 	t.Run("verify.sh", func(t *testing.T) {
-		openssl(t)
+		openssltest.Path(t) // the script runs openssl
 		out := strings.Split(strings.TrimSpace(shell(t, dir, b["verify.sh"])), "\n")
 		if len(out) != 3 || out[0] != h.KeyID || out[1] != h.ContentSM3 || out[2] != "Signature Verified Successfully" {
 			t.Errorf("verify.sh printed %q, want the key ID, the content SM3 and success", out)
@@ -295,7 +282,7 @@ func TestDocOpenSSL(t *testing.T) {
 	})
 
 	t.Run("sign.sh", func(t *testing.T) {
-		openssl(t)
+		openssltest.Path(t) // the script runs openssl
 		keys := keyring{}
 		keys.add(in.principal, in.key.PublicKey())
 		v, err := reqsig.NewVerifier(reqsig.VerifierConfig{Keys: keys, Nonces: reqsig.NewMemoryNonceStore(0, nil)})

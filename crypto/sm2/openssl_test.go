@@ -13,50 +13,11 @@ import (
 	"errors"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
+
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
-
-var opensslVersion = sync.OnceValues(func() (string, error) {
-	out, err := exec.Command("openssl", "version").Output()
-	return string(out), err
-})
-
-// openssl runs `openssl args...` with stdin and returns its standard output,
-// failing the test if openssl is missing, is not OpenSSL 3, or exits non-zero.
-func openssl(t *testing.T, stdin []byte, args ...string) []byte {
-	t.Helper()
-	out, err := runOpenSSL(t, stdin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// runOpenSSL is openssl for commands that are expected to fail: only a missing
-// or wrong openssl fails the test, the command's own failure is returned.
-func runOpenSSL(t *testing.T, stdin []byte, args ...string) ([]byte, error) {
-	t.Helper()
-	v, err := opensslVersion()
-	if err != nil {
-		t.Fatalf("the openssl command is required for these tests (CI installs it): %v", err)
-	}
-	if !strings.HasPrefix(v, "OpenSSL 3.") {
-		t.Fatalf("these tests need OpenSSL 3, found %q", strings.TrimSpace(v))
-	}
-	cmd := exec.Command("openssl", args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, errors.New("openssl " + strings.Join(args, " ") + ": " + err.Error() + "\n" + stderr.String())
-	}
-	return out, nil
-}
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
@@ -90,14 +51,14 @@ func TestOpenSSLReadsOurKeys(t *testing.T) {
 		keyFile := writeFile(t, dir, "key.pem", p)
 		pubFile := writeFile(t, dir, "pub.pem", k.PublicKey().MarshalPEM())
 
-		text := openssl(t, nil, "pkey", "-in", keyFile, "-noout", "-text")
+		text := openssltest.Run(t, nil, "pkey", "-in", keyFile, "-noout", "-text")
 		if !bytes.Contains(text, []byte("ASN1 OID: SM2")) {
 			t.Fatalf("openssl does not see an SM2 key:\n%s", text)
 		}
-		if got := openssl(t, nil, "pkey", "-in", keyFile, "-pubout"); !bytes.Equal(got, k.PublicKey().MarshalPEM()) {
+		if got := openssltest.Run(t, nil, "pkey", "-in", keyFile, "-pubout"); !bytes.Equal(got, k.PublicKey().MarshalPEM()) {
 			t.Fatalf("openssl derives another public key PEM:\n%s\nours:\n%s", got, k.PublicKey().MarshalPEM())
 		}
-		if got := openssl(t, nil, "pkey", "-pubin", "-in", pubFile, "-pubout"); !bytes.Equal(got, k.PublicKey().MarshalPEM()) {
+		if got := openssltest.Run(t, nil, "pkey", "-pubin", "-in", pubFile, "-pubout"); !bytes.Equal(got, k.PublicKey().MarshalPEM()) {
 			t.Fatalf("openssl re-encodes our public key differently:\n%s", got)
 		}
 	}
@@ -106,19 +67,19 @@ func TestOpenSSLReadsOurKeys(t *testing.T) {
 func TestWeReadOpenSSLKeys(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "genpkey.pem")
-	openssl(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", base)
-	sec1DER := openssl(t, nil, "ec", "-in", base, "-outform", "DER")
+	openssltest.Run(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", base)
+	sec1DER := openssltest.Run(t, nil, "ec", "-in", base, "-outform", "DER")
 
 	keys := map[string][]byte{
 		// PKCS#8 "PRIVATE KEY".
 		"genpkey EC SM2": readFile(t, base),
-		"genpkey SM2":    openssl(t, nil, "genpkey", "-algorithm", "SM2"),
+		"genpkey SM2":    openssltest.Run(t, nil, "genpkey", "-algorithm", "SM2"),
 		// OpenSSL 3.0 writes an "SM2 PARAMETERS" block and then PKCS#8, not
 		// SEC1, for ecparam -genkey.
-		"ecparam -genkey": openssl(t, nil, "ecparam", "-genkey", "-name", "SM2"),
+		"ecparam -genkey": openssltest.Run(t, nil, "ecparam", "-genkey", "-name", "SM2"),
 		// SEC1: openssl ec labels it "SM2 PRIVATE KEY"; other tools label
 		// the same DER "EC PRIVATE KEY".
-		"ec (SM2 PRIVATE KEY)": openssl(t, nil, "ec", "-in", base),
+		"ec (SM2 PRIVATE KEY)": openssltest.Run(t, nil, "ec", "-in", base),
 		"ec DER as EC PRIVATE KEY": pem.EncodeToMemory(&pem.Block{
 			Type: "EC PRIVATE KEY", Bytes: sec1DER,
 		}),
@@ -130,7 +91,7 @@ func TestWeReadOpenSSLKeys(t *testing.T) {
 				t.Fatalf("%v\n%s", err, p)
 			}
 			keyFile := writeFile(t, dir, "k.pem", p)
-			pubPEM := openssl(t, nil, "pkey", "-in", keyFile, "-pubout")
+			pubPEM := openssltest.Run(t, nil, "pkey", "-in", keyFile, "-pubout")
 			if !bytes.Equal(pubPEM, k.PublicKey().MarshalPEM()) {
 				t.Fatalf("public key differs:\nopenssl %s\nours    %s", pubPEM, k.PublicKey().MarshalPEM())
 			}
@@ -166,14 +127,14 @@ func TestOpenSSLVerifiesOurSignatures(t *testing.T) {
 			t.Fatal(err)
 		}
 		sigFile := writeFile(t, dir, "sig", sig)
-		out := openssl(t, msg, verifyArgs(pub, DefaultUID, sigFile)...)
+		out := openssltest.Run(t, msg, verifyArgs(pub, DefaultUID, sigFile)...)
 		if !bytes.Contains(out, []byte("Signature Verified Successfully")) {
 			t.Fatalf("%d bytes: openssl says %q", n, out)
 		}
-		if _, err := runOpenSSL(t, append(bytes.Clone(msg), 'x'), verifyArgs(pub, DefaultUID, sigFile)...); err == nil {
+		if _, err := openssltest.Try(t, append(bytes.Clone(msg), 'x'), verifyArgs(pub, DefaultUID, sigFile)...); err == nil {
 			t.Fatalf("%d bytes: openssl verified an altered message", n)
 		}
-		if _, err := runOpenSSL(t, msg, verifyArgs(pub, "ALICE123@YAHOO.COM", sigFile)...); err == nil {
+		if _, err := openssltest.Try(t, msg, verifyArgs(pub, "ALICE123@YAHOO.COM", sigFile)...); err == nil {
 			t.Fatalf("%d bytes: openssl verified with another user ID", n)
 		}
 	}
@@ -184,17 +145,17 @@ func TestOpenSSLVerifiesOurSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	openssl(t, msg, verifyArgs(pub, uid, writeFile(t, dir, "sig", sig))...)
+	openssltest.Run(t, msg, verifyArgs(pub, uid, writeFile(t, dir, "sig", sig))...)
 
 	// The GB/T 32918.5 Annex A signature verifies in OpenSSL too.
 	std := writeFile(t, dir, "std.pem", stdKey(t).PublicKey().MarshalPEM())
-	openssl(t, []byte(stdSignMsg), verifyArgs(std, DefaultUID, writeFile(t, dir, "std.sig", derSignature(t, stdR, stdS)))...)
+	openssltest.Run(t, []byte(stdSignMsg), verifyArgs(std, DefaultUID, writeFile(t, dir, "std.sig", derSignature(t, stdR, stdS)))...)
 }
 
 func TestWeVerifyOpenSSLSignatures(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.pem")
-	openssl(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", keyFile)
+	openssltest.Run(t, nil, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", keyFile)
 	k, err := ParsePrivateKeyPEM(readFile(t, keyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +164,7 @@ func TestWeVerifyOpenSSLSignatures(t *testing.T) {
 	for _, n := range []int{0, 1, 64, 1000, 1 << 16} {
 		msg := make([]byte, n)
 		rand.Read(msg)
-		sig := openssl(t, msg, signArgs(keyFile, DefaultUID)...)
+		sig := openssltest.Run(t, msg, signArgs(keyFile, DefaultUID)...)
 		if err := pub.Verify(msg, sig); err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
@@ -213,7 +174,7 @@ func TestWeVerifyOpenSSLSignatures(t *testing.T) {
 	}
 	uid := "procuratorate.310000"
 	msg := []byte("signed with a user ID of our own")
-	sig := openssl(t, msg, signArgs(keyFile, uid)...)
+	sig := openssltest.Run(t, msg, signArgs(keyFile, uid)...)
 	if err := pub.VerifyUID([]byte(uid), msg, sig); err != nil {
 		t.Fatal(err)
 	}
@@ -244,12 +205,12 @@ func TestEncryptionWithOpenSSL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pt := openssl(t, nil, "pkeyutl", "-decrypt", "-inkey", keyFile, "-in", writeFile(t, dir, "ct", ct))
+		pt := openssltest.Run(t, nil, "pkeyutl", "-decrypt", "-inkey", keyFile, "-in", writeFile(t, dir, "ct", ct))
 		if !bytes.Equal(pt, msg) {
 			t.Fatalf("%d bytes: openssl decrypted something else", n)
 		}
 
-		oct := openssl(t, msg, "pkeyutl", "-encrypt", "-pubin", "-inkey", pubFile)
+		oct := openssltest.Run(t, msg, "pkeyutl", "-encrypt", "-pubin", "-inkey", pubFile)
 		var c struct {
 			X, Y   *big.Int
 			C3, C2 []byte
@@ -271,7 +232,7 @@ func TestEncryptionWithOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt := openssl(t, nil, "pkeyutl", "-decrypt", "-inkey", writeFile(t, dir, "std.pem", sp), "-in", writeFile(t, dir, "std.ct", unhex(t, stdCiphertext)))
+	pt := openssltest.Run(t, nil, "pkeyutl", "-decrypt", "-inkey", writeFile(t, dir, "std.pem", sp), "-in", writeFile(t, dir, "std.ct", unhex(t, stdCiphertext)))
 	if string(pt) != stdEncMsg {
 		t.Fatalf("openssl decrypts the standard's ciphertext to %q", pt)
 	}

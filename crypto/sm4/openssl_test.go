@@ -14,33 +14,13 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/qiao-exchange/qiao/internal/openssltest"
 )
 
-func openssl(t *testing.T, stdin []byte, args ...string) []byte {
-	t.Helper()
-	v, err := exec.Command("openssl", "version").Output()
-	if err != nil {
-		t.Fatalf("the openssl command is required for these tests (CI installs it): %v", err)
-	}
-	if !strings.HasPrefix(string(v), "OpenSSL 3.") {
-		t.Fatalf("these tests need OpenSSL 3, found %q", strings.TrimSpace(string(v)))
-	}
-	cmd := exec.Command("openssl", args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return out
-}
-
 func TestBlockOpenSSL(t *testing.T) {
-	got := openssl(t, unhex(t, gbtKey), "enc", "-sm4-ecb", "-nopad", "-K", gbtKey)
+	got := openssltest.Run(t, unhex(t, gbtKey), "enc", "-sm4-ecb", "-nopad", "-K", gbtKey)
 	if hex.EncodeToString(got) != gbtOnce {
 		t.Fatalf("openssl, GB/T 32907 A.1: %x", got)
 	}
@@ -57,7 +37,7 @@ func TestBlockOpenSSL(t *testing.T) {
 		for i := 0; i < len(data); i += BlockSize {
 			b.Encrypt(want[i:], data[i:])
 		}
-		got := openssl(t, data, "enc", "-sm4-ecb", "-nopad", "-K", hex.EncodeToString(key))
+		got := openssltest.Run(t, data, "enc", "-sm4-ecb", "-nopad", "-K", hex.EncodeToString(key))
 		if !bytes.Equal(got, want) {
 			t.Fatalf("key %x: openssl sm4-ecb differs", key)
 		}
@@ -81,13 +61,13 @@ func TestGCMBodyOpenSSL(t *testing.T) {
 			t.Fatal(err)
 		}
 		counter := hex.EncodeToString(nonce) + "00000002"
-		got := openssl(t, pt, "enc", "-sm4-ctr", "-K", hex.EncodeToString(key), "-iv", counter)
+		got := openssltest.Run(t, pt, "enc", "-sm4-ctr", "-K", hex.EncodeToString(key), "-iv", counter)
 		if !bytes.Equal(got, ct[:n]) {
 			t.Fatalf("%d bytes: GCM body differs from openssl sm4-ctr from nonce||00000002", n)
 		}
 	}
 	// And for the RFC 8998 example.
-	got := openssl(t, unhex(t, rfc8998.plaintext), "enc", "-sm4-ctr", "-K", rfc8998.key, "-iv", rfc8998.iv+"00000002")
+	got := openssltest.Run(t, unhex(t, rfc8998.plaintext), "enc", "-sm4-ctr", "-K", rfc8998.key, "-iv", rfc8998.iv+"00000002")
 	if !bytes.Equal(got, unhex(t, rfc8998.ciphertext)) {
 		t.Fatalf("RFC 8998 A.1 body: openssl %X", got)
 	}
