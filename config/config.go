@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,6 +37,14 @@ type Config struct {
 	PKI PKI `yaml:"pki"`
 	// Auth tunes request-signature checks.
 	Auth Auth `yaml:"auth"`
+	// Store says where the state store is.
+	Store Store `yaml:"store"`
+	// Schema says where extra dataset schemas are.
+	Schema Schema `yaml:"schema"`
+	// Server says where the gateway listens and how it shuts down.
+	Server Server `yaml:"server"`
+	// Limits bound what one call or one caller can make the gateway do.
+	Limits Limits `yaml:"limits"`
 	// Log sets logging.
 	Log Log `yaml:"log"`
 }
@@ -82,6 +91,71 @@ type Auth struct {
 	NonceCapacity int `yaml:"nonce_capacity"`
 }
 
+// Store says where the state store is.
+type Store struct {
+	// Path is the SQLite database file of principals, certificates and
+	// batch records; created if missing.
+	Path string `yaml:"path"`
+}
+
+// Schema says where extra dataset schemas are.
+type Schema struct {
+	// Dir holds schema files (*.yaml) of datasets beyond the built-in ones;
+	// empty for none.
+	Dir string `yaml:"dir"`
+}
+
+// Server says where the gateway listens. Addresses are host:port; port 0
+// picks a free port.
+type Server struct {
+	// GRPCAddress is the gRPC listener's address.
+	GRPCAddress string `yaml:"grpc_address"`
+	// GRPCTransport is the gRPC listener's security: "tlcp" (GM-TLS) or
+	// "tls13".
+	GRPCTransport string `yaml:"grpc_transport"`
+	// RESTTLS13Address is the address of REST and /openapi.json on TLS 1.3;
+	// empty disables it.
+	RESTTLS13Address string `yaml:"rest_tls13_address"`
+	// RESTTLCPAddress is the address of REST and /openapi.json on TLCP;
+	// empty disables it.
+	RESTTLCPAddress string `yaml:"rest_tlcp_address"`
+	// AdminAddress is the plain-HTTP admin listener (/healthz, /readyz,
+	// /metrics); it must be on a loopback address.
+	AdminAddress string `yaml:"admin_address"`
+	// ShutdownTimeout bounds a graceful shutdown: calls in flight get this
+	// long to finish before connections are closed.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// TransportTLCP and TransportTLS13 are the values of Server.GRPCTransport.
+const (
+	TransportTLCP  = "tlcp"
+	TransportTLS13 = "tls13"
+)
+
+// Limits bound what one call or one caller can make the gateway do.
+type Limits struct {
+	// MaxMessageBytes is the largest gRPC request message; a REST body may
+	// be 4/3 of it plus 64 KiB, since JSON carries bytes as base64.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// RequestsPerSecond is each principal's sustained rate of calls.
+	RequestsPerSecond int `yaml:"requests_per_second"`
+	// Burst is how many calls a principal may make at once above that rate.
+	Burst int `yaml:"burst"`
+	// ReadHeaderTimeout bounds the TLS handshake and reading an HTTP
+	// request's headers, or a gRPC connection's handshake.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole REST request, headers and body.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes a connection that has carried no call for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// MaxRESTBodyBytes is the REST body limit that goes with MaxMessageBytes.
+func (l Limits) MaxRESTBodyBytes() int64 {
+	return int64(l.MaxMessageBytes)/3*4 + 4 + 64<<10
+}
+
 // Log sets logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -107,9 +181,26 @@ func Default(dataDir string) Config {
 			Dir:     "keys",
 			Vault:   Vault{Mount: "secret", Prefix: "qiao/keys", Auth: "token", Timeout: 10 * time.Second},
 		},
-		PKI:  PKI{SM2Root: "certs/ca-sm2.pem", TLSRoot: "certs/ca-tls.pem", CertDir: "certs"},
-		Auth: Auth{ClockSkew: 300 * time.Second, NonceCapacity: 1 << 20},
-		Log:  Log{Level: "info", Format: "text"},
+		PKI:   PKI{SM2Root: "certs/ca-sm2.pem", TLSRoot: "certs/ca-tls.pem", CertDir: "certs"},
+		Auth:  Auth{ClockSkew: 300 * time.Second, NonceCapacity: 1 << 20},
+		Store: Store{Path: "state.db"},
+		Server: Server{
+			GRPCAddress:      "127.0.0.1:7443",
+			GRPCTransport:    TransportTLCP,
+			RESTTLS13Address: "127.0.0.1:8443",
+			RESTTLCPAddress:  "127.0.0.1:8444",
+			AdminAddress:     "127.0.0.1:9090",
+			ShutdownTimeout:  30 * time.Second,
+		},
+		Limits: Limits{
+			MaxMessageBytes:   16 << 20,
+			RequestsPerSecond: 50,
+			Burst:             100,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			IdleTimeout:       2 * time.Minute,
+		},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -191,12 +282,19 @@ func (c Config) Validate() error {
 	if c.PKI.TLSRoot == "" {
 		bad("pki.tls_root", "must be set")
 	}
-	if c.Auth.ClockSkew < time.Second || c.Auth.ClockSkew > time.Hour {
-		bad("auth.clock_skew", "%s is outside 1s to 1h", c.Auth.ClockSkew)
+	// Request signatures are never accepted further than 300 s from the
+	// clock (crypto/reqsig.Window); a larger skew could not be honoured.
+	if c.Auth.ClockSkew < time.Second || c.Auth.ClockSkew > 5*time.Minute {
+		bad("auth.clock_skew", "%s is outside 1s to 5m", c.Auth.ClockSkew)
 	}
 	if c.Auth.NonceCapacity < 1000 {
 		bad("auth.nonce_capacity", "%d is below 1000", c.Auth.NonceCapacity)
 	}
+	if c.Store.Path == "" {
+		bad("store.path", "must be set")
+	}
+	errs = append(errs, unjoin(c.Server.Validate())...)
+	errs = append(errs, unjoin(c.Limits.Validate())...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -208,6 +306,91 @@ func (c Config) Validate() error {
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// Validate reports every invalid option of the server section, each by its
+// YAML path.
+func (s Server) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	checkAddr := func(key, addr string, optional bool) {
+		if addr == "" {
+			if !optional {
+				bad(key, "must be set")
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "%q is not host:port", addr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(key, "%q has no port number", addr)
+		}
+	}
+	checkAddr("server.grpc_address", s.GRPCAddress, false)
+	checkAddr("server.rest_tls13_address", s.RESTTLS13Address, true)
+	checkAddr("server.rest_tlcp_address", s.RESTTLCPAddress, true)
+	checkAddr("server.admin_address", s.AdminAddress, false)
+	if host, _, err := net.SplitHostPort(s.AdminAddress); err == nil && !isLoopback(host) {
+		bad("server.admin_address", "%q is not a loopback address (127.0.0.1, ::1 or localhost)", s.AdminAddress)
+	}
+	switch s.GRPCTransport {
+	case TransportTLCP, TransportTLS13:
+	default:
+		bad("server.grpc_transport", "%q is not tlcp or tls13", s.GRPCTransport)
+	}
+	if s.ShutdownTimeout < time.Second || s.ShutdownTimeout > 10*time.Minute {
+		bad("server.shutdown_timeout", "%s is outside 1s to 10m", s.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Validate reports every invalid option of the limits section, each by its
+// YAML path.
+func (l Limits) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if l.MaxMessageBytes < 64<<10 || l.MaxMessageBytes > 1<<30 {
+		bad("limits.max_message_bytes", "%d is outside 64 KiB to 1 GiB", l.MaxMessageBytes)
+	}
+	if l.RequestsPerSecond < 1 {
+		bad("limits.requests_per_second", "%d is below 1", l.RequestsPerSecond)
+	}
+	if l.Burst < 1 {
+		bad("limits.burst", "%d is below 1", l.Burst)
+	}
+	if l.ReadHeaderTimeout < time.Second || l.ReadHeaderTimeout > 5*time.Minute {
+		bad("limits.read_header_timeout", "%s is outside 1s to 5m", l.ReadHeaderTimeout)
+	}
+	if l.ReadTimeout < l.ReadHeaderTimeout || l.ReadTimeout > time.Hour {
+		bad("limits.read_timeout", "%s is outside read_header_timeout to 1h", l.ReadTimeout)
+	}
+	if l.IdleTimeout < time.Second || l.IdleTimeout > time.Hour {
+		bad("limits.idle_timeout", "%s is outside 1s to 1h", l.IdleTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// unjoin returns the errors of errors.Join, or err alone; none for nil.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // EnvName is the environment variable that overrides the option at a YAML

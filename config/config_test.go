@@ -84,6 +84,12 @@ func TestLoadPrecedenceAndErrors(t *testing.T) {
 		"approle partial": {body: "keystore:\n  backend: vault\n  vault:\n    address: https://v:8200\n    auth: approle\n", want: "approle auth needs role_id and secret_id_file"},
 		"skew":            {body: "auth:\n  clock_skew: 2h\n", want: "auth.clock_skew: 2h0m0s is outside"},
 		"bad env":         {body: "", env: "abc", want: "QIAO_AUTH_NONCE_CAPACITY"},
+		"admin not local": {body: "server:\n  admin_address: 0.0.0.0:9090\n", want: "server.admin_address: \"0.0.0.0:9090\" is not a loopback address"},
+		"bad address":     {body: "server:\n  grpc_address: localhost\n", want: "server.grpc_address: \"localhost\" is not host:port"},
+		"bad transport":   {body: "server:\n  grpc_transport: tls12\n", want: `server.grpc_transport: "tls12" is not tlcp or tls13`},
+		"tiny messages":   {body: "limits:\n  max_message_bytes: 100\n", want: "limits.max_message_bytes: 100 is outside"},
+		"no rate":         {body: "limits:\n  requests_per_second: 0\n", want: "limits.requests_per_second: 0 is below 1"},
+		"no idle":         {body: "limits:\n  idle_timeout: 0s\n", want: "limits.idle_timeout: 0s is outside"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("QIAO_LOG_LEVEL", "info")

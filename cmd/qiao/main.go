@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newInitCmd(),
 		newCACmd(),
 		newConfigCmd(),
+		newServeCmd(),
 	)
 	return root
 }

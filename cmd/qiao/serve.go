@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/qiao-exchange/qiao/config"
+	"github.com/qiao-exchange/qiao/crypto/ca"
+	"github.com/qiao-exchange/qiao/crypto/gmtls"
+	"github.com/qiao-exchange/qiao/crypto/keystore"
+	"github.com/qiao-exchange/qiao/crypto/reqsig"
+	"github.com/qiao-exchange/qiao/gateway"
+	"github.com/qiao-exchange/qiao/gateway/authn"
+	"github.com/qiao-exchange/qiao/gateway/directory"
+	"github.com/qiao-exchange/qiao/schema"
+	"github.com/qiao-exchange/qiao/store"
+)
+
+func newServeCmd() *cobra.Command {
+	var path string
+	c := &cobra.Command{
+		Use:   "serve [--config qiao.yaml]",
+		Short: "Run the gateway: gRPC, REST and admin listeners (运行交换网关)",
+		Long: `serve runs the exchange gateway that qiao.yaml describes: gRPC on GM-TLS (TLCP) or
+TLS 1.3, REST/JSON and /openapi.json on TLS 1.3 and on TLCP, and an admin listener on
+loopback with /healthz, /readyz and /metrics. Every call must carry the caller's SM2
+request signature (docs/request-signing.md).
+
+On its first start over an empty state store it registers the gateway itself and the
+principals of principals.yaml (as qiao init writes it) with their certificates from the
+certificate directory, so that a development deployment needs no other setup.
+
+SIGINT or SIGTERM stops it gracefully within server.shutdown_timeout.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(path)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), cfg, cmd.ErrOrStderr(), nil)
+		},
+	}
+	c.Flags().StringVar(&path, "config", "qiao.yaml", "configuration file")
+	return c
+}
+
+// runServe runs the gateway of cfg until ctx ends, logging to logOut.
+// listening, if not nil, is called with the bound addresses once every
+// listener is bound.
+func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listening func(gateway.Addrs)) error {
+	log := newLogger(cfg.Log, logOut)
+
+	ks, err := openKeystore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("opening the keystore: %w", err)
+	}
+	id, err := loadGatewayIdentity(ctx, cfg, ks)
+	if err != nil {
+		return err
+	}
+	roots, err := readRoots(cfg.Path(cfg.PKI.SM2Root))
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Config{DSN: cfg.Path(cfg.Store.Path), Logger: log})
+	if err != nil {
+		return fmt.Errorf("opening the state store: %w", err)
+	}
+	defer db.Close()
+	schemas, err := schema.Load(cfg.Path(cfg.Schema.Dir))
+	if err != nil {
+		return err
+	}
+	if err := seedPrincipals(ctx, cfg, db, roots, log); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := gateway.New(gateway.Options{
+		Server:    cfg.Server,
+		Limits:    cfg.Limits,
+		ClockSkew: cfg.Auth.ClockSkew,
+		Sign:      id.sign,
+		Enc:       id.enc,
+		TLSCert:   id.tlsCert,
+		TLSKey:    id.tlsKey,
+		Roots:     roots,
+		Store:     db,
+		Schemas:   schemas,
+		Policy:    gateway.OwnDatasets{},
+		Nonces:    reqsig.NewMemoryNonceStore(cfg.Auth.NonceCapacity, nil),
+		Metrics:   reg,
+		Logger:    log,
+		Ready: []gateway.Check{{Name: "store", Func: func(ctx context.Context) error {
+			var one int
+			return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		}}},
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if listening != nil {
+		listening(srv.Addrs())
+	}
+	return srv.Serve(ctx)
+}
+
+// newLogger returns the logger cfg asks for.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// identity is the gateway's certificates and keys.
+type identity struct {
+	sign, enc gmtls.KeyPair
+	tlsCert   *x509.Certificate
+	tlsKey    *ecdsa.PrivateKey
+}
+
+// loadGatewayIdentity reads the gateway's certificates from the certificate
+// directory and its keys from the keystore.
+func loadGatewayIdentity(ctx context.Context, cfg config.Config, ks keystore.Keystore) (identity, error) {
+	p := cfg.Principal
+	certDir := cfg.Path(cfg.PKI.CertDir)
+	var id identity
+	for _, half := range []struct {
+		name string
+		into *gmtls.KeyPair
+	}{{"sign", &id.sign}, {"enc", &id.enc}} {
+		path := filepath.Join(certDir, p+"."+half.name+".pem")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return identity{}, fmt.Errorf("网关证书缺失 the gateway's certificate: %w (run qiao init or qiao ca issue --kind server)", err)
+		}
+		cert, err := ca.ParseCertificatePEM(data)
+		if err != nil {
+			return identity{}, fmt.Errorf("%s: %w", path, err)
+		}
+		key, err := keystore.LoadSM2(ctx, ks, "principals/"+p+"/"+half.name)
+		if err != nil {
+			return identity{}, fmt.Errorf("网关私钥不可用 the gateway's %s key: %w", half.name, err)
+		}
+		*half.into = gmtls.KeyPair{Cert: cert, Key: key}
+	}
+	path := filepath.Join(certDir, p+".tls.pem")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return identity{}, fmt.Errorf("网关 TLS 证书缺失 the gateway's TLS 1.3 certificate: %w", err)
+	}
+	if id.tlsCert, err = ca.ParseTLSCertificatePEM(data); err != nil {
+		return identity{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if id.tlsKey, err = loadP256(ctx, ks, "principals/"+p+"/tls"); err != nil {
+		return identity{}, fmt.Errorf("网关 TLS 私钥不可用 the gateway's TLS key: %w", err)
+	}
+	return id, nil
+}
+
+// seedPrincipals registers, in a store without principals, the gateway
+// itself and the principals of principals.yaml in the data directory (as
+// qiao init writes it), each with its double certificate from the
+// certificate directory. A store that has principals is left alone.
+func seedPrincipals(ctx context.Context, cfg config.Config, db *store.DB, roots []*ca.Certificate, log *slog.Logger) error {
+	existing, err := db.ListPrincipals(ctx, store.PrincipalQuery{})
+	if err != nil {
+		return fmt.Errorf("reading the principals: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	seeds := []seedPrincipal{{Name: cfg.Principal, Kind: "server", Note: "交换网关 the exchange gateway"}}
+	path := filepath.Join(cfg.DataDir, "principals.yaml")
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		log.LogAttrs(ctx, slog.LevelInfo, "no principals.yaml; registering the gateway only", slog.String("path", path))
+	case err != nil:
+		return err
+	default:
+		var file struct {
+			Principals []seedPrincipal `yaml:"principals"`
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&file); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		seeds = append(seeds, file.Principals...)
+	}
+	dir, err := directory.New(directory.Config{Store: db, Roots: roots, Logger: log})
+	if err != nil {
+		return err
+	}
+	certDir := cfg.Path(cfg.PKI.CertDir)
+	for _, s := range seeds {
+		p := store.Principal{Name: s.Name, Kind: store.PrincipalKind(s.Kind), Agency: s.Agency, DisplayName: s.Note}
+		for _, r := range s.Roles {
+			p.Roles = append(p.Roles, store.Role(r))
+		}
+		var signPEM, encPEM []byte
+		if p.Kind != store.KindModel {
+			if signPEM, err = os.ReadFile(filepath.Join(certDir, s.Name+".sign.pem")); err != nil {
+				return fmt.Errorf("注册 %s registering %s: %w", s.Name, s.Name, err)
+			}
+			if encPEM, err = os.ReadFile(filepath.Join(certDir, s.Name+".enc.pem")); err != nil {
+				return fmt.Errorf("注册 %s registering %s: %w", s.Name, s.Name, err)
+			}
+		}
+		if _, _, err := dir.Register(ctx, p, signPEM, encPEM); err != nil {
+			return fmt.Errorf("注册 %s registering %s: %w", s.Name, s.Name, err)
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "principal registered",
+			slog.String("principal", authn.LogName(s.Name)), slog.String("kind", s.Kind))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "seeded an empty state store", slog.Int("principals", len(seeds)))
+	return nil
+}
