@@ -107,6 +107,7 @@ type DB struct {
 	cfg Config
 	w   *sql.DB // the single writer
 	r   *sql.DB // readers (query_only)
+	c   *committer
 	log *slog.Logger
 }
 
@@ -188,7 +189,7 @@ func openSQLite(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) 
 	}
 	r.SetMaxOpenConns(cfg.MaxReaders)
 	r.SetMaxIdleConns(cfg.MaxReaders)
-	return &DB{cfg: cfg, w: w, r: r, log: log}, nil
+	return &DB{cfg: cfg, w: w, r: r, c: newCommitter(w), log: log}, nil
 }
 
 // checkSQLite verifies that the settings took effect: WAL can silently fall
@@ -216,8 +217,11 @@ func checkSQLite(ctx context.Context, w *sql.DB) error {
 // filled in: opening it again reaches the same database.
 func (db *DB) Config() Config { return db.cfg }
 
-// Close closes the database. Transactions in progress are rolled back.
+// Close closes the database. It lets the group of InTx calls in progress
+// finish; InTx calls still waiting, and any after, fail. Read transactions
+// in progress are rolled back.
 func (db *DB) Close() error {
+	db.c.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -229,19 +233,26 @@ func (db *DB) Close() error {
 //
 // Transactions are serializable: on SQLite they run one at a time through
 // the single write connection, so concurrent callers queue (bounded by ctx)
-// and a read-modify-write in fn never loses an update. A backend that can
-// abort a transaction for a serialization conflict may call fn again, so fn
-// must have no effects outside tx until InTx returned nil — in particular,
-// data leaves the gateway only after that.
+// and a read-modify-write in fn never loses an update.
+//
+// Concurrent calls are committed in groups: the calls waiting when the
+// write connection becomes free run one after the other in one SQLite
+// transaction, each inside its own SAVEPOINT, and commit with one COMMIT —
+// one fsync for the group. A call whose fn fails, panics or whose ctx ends
+// is rolled back to its savepoint, undoing only its own work; InTx returns
+// nil only after the group's COMMIT succeeded, and if it fails every call of
+// the group gets the error. fn sees what earlier calls of its group wrote,
+// as it would had they committed first. Statements in fn run to completion
+// once started; ctx is checked before each and after fn returns.
+//
+// A backend that can abort a transaction for a serialization conflict may
+// call fn again, so fn must have no effects outside tx until InTx returned
+// nil — in particular, data leaves the gateway only after that.
 //
 // The *Tx is valid only until fn returns. Do not call InTx from inside fn:
 // the nested call waits for the write connection the outer one holds.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	stx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	return runTx(stx, fn)
+	return db.c.do(ctx, fn)
 }
 
 // InReadTx runs fn in a read-only transaction: every read in fn sees the same
@@ -278,7 +289,7 @@ func runTx(stx *sql.Tx, fn func(tx *Tx) error) (err error) {
 // Tx is a transaction in progress, valid only inside the function given to
 // InTx or InReadTx. It is not safe for concurrent use.
 type Tx struct {
-	tx *sql.Tx
+	tx querier // a read-only *sql.Tx, or an InTx call's *callerTx
 }
 
 // ExecContext runs a statement in the transaction. Placeholders are $1, $2,

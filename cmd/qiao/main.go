@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newInitCmd(),
 		newCACmd(),
 		newConfigCmd(),
+		newAuditCmd(),
 		newServeCmd(),
 	)
 	return root
