@@ -41,6 +41,10 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Schema says where extra dataset schemas are.
 	Schema Schema `yaml:"schema"`
+	// Evidence says where received envelopes are kept.
+	Evidence Evidence `yaml:"evidence"`
+	// Warehouse says where the canonical rows are kept.
+	Warehouse Warehouse `yaml:"warehouse"`
 	// Server says where the gateway listens and how it shuts down.
 	Server Server `yaml:"server"`
 	// Limits bound what one call or one caller can make the gateway do.
@@ -103,6 +107,20 @@ type Schema struct {
 	// Dir holds schema files (*.yaml) of datasets beyond the built-in ones;
 	// empty for none.
 	Dir string `yaml:"dir"`
+}
+
+// Evidence says where received envelopes are kept.
+type Evidence struct {
+	// Dir holds every envelope the gateway received, encrypted under a key
+	// derived from the storage master key; created (mode 0700) if missing.
+	Dir string `yaml:"dir"`
+}
+
+// Warehouse says where the canonical rows are kept.
+type Warehouse struct {
+	// Path is the DuckDB database file of the datasets' rows, personal data
+	// encrypted; created if missing.
+	Path string `yaml:"path"`
 }
 
 // Server says where the gateway listens. Addresses are host:port; port 0
@@ -181,9 +199,11 @@ func Default(dataDir string) Config {
 			Dir:     "keys",
 			Vault:   Vault{Mount: "secret", Prefix: "qiao/keys", Auth: "token", Timeout: 10 * time.Second},
 		},
-		PKI:   PKI{SM2Root: "certs/ca-sm2.pem", TLSRoot: "certs/ca-tls.pem", CertDir: "certs"},
-		Auth:  Auth{ClockSkew: 300 * time.Second, NonceCapacity: 1 << 20},
-		Store: Store{Path: "state.db"},
+		PKI:       PKI{SM2Root: "certs/ca-sm2.pem", TLSRoot: "certs/ca-tls.pem", CertDir: "certs"},
+		Auth:      Auth{ClockSkew: 300 * time.Second, NonceCapacity: 1 << 20},
+		Store:     Store{Path: "state.db"},
+		Evidence:  Evidence{Dir: "evidence"},
+		Warehouse: Warehouse{Path: "warehouse.duckdb"},
 		Server: Server{
 			GRPCAddress:      "127.0.0.1:7443",
 			GRPCTransport:    TransportTLCP,
@@ -292,6 +312,18 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "must be set")
+	}
+	if c.Evidence.Dir == "" {
+		bad("evidence.dir", "must be set")
+	}
+	switch {
+	case c.Warehouse.Path == "":
+		bad("warehouse.path", "must be set")
+	case strings.ContainsRune(c.Warehouse.Path, '?'):
+		bad("warehouse.path", "must be a file name without '?'")
+	}
+	if c.Evidence.Dir != "" && c.Warehouse.Path != "" && c.Path(c.Evidence.Dir) == c.Path(c.Warehouse.Path) {
+		bad("warehouse.path", "must differ from evidence.dir")
 	}
 	errs = append(errs, unjoin(c.Server.Validate())...)
 	errs = append(errs, unjoin(c.Limits.Validate())...)

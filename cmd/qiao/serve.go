@@ -19,14 +19,18 @@ import (
 
 	"github.com/qiao-exchange/qiao/config"
 	"github.com/qiao-exchange/qiao/crypto/ca"
+	"github.com/qiao-exchange/qiao/crypto/fieldcrypt"
 	"github.com/qiao-exchange/qiao/crypto/gmtls"
 	"github.com/qiao-exchange/qiao/crypto/keystore"
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/gateway"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/directory"
+	"github.com/qiao-exchange/qiao/gateway/push"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
+	"github.com/qiao-exchange/qiao/store/evidence"
+	"github.com/qiao-exchange/qiao/store/warehouse"
 )
 
 func newServeCmd() *cobra.Command {
@@ -42,6 +46,12 @@ request signature (docs/request-signing.md).
 On its first start over an empty state store it registers the gateway itself and the
 principals of principals.yaml (as qiao init writes it) with their certificates from the
 certificate directory, so that a development deployment needs no other setup.
+
+Pushed batches are kept as encrypted evidence in evidence.dir and their rows in the
+warehouse (warehouse.path), personal data encrypted under keys derived from the
+storage master key in the keystore. Before it listens, serve finishes what a stop
+interrupted: rows of batches whose state-store transaction committed are made
+visible, the others removed.
 
 SIGINT or SIGTERM stops it gracefully within server.shutdown_timeout.`,
 		Args: cobra.NoArgs,
@@ -87,9 +97,14 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err := seedPrincipals(ctx, cfg, db, roots, log); err != nil {
 		return err
 	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pusher, wh, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, reg, log)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+
 	srv, err := gateway.New(gateway.Options{
 		Server:    cfg.Server,
 		Limits:    cfg.Limits,
@@ -102,6 +117,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		Store:     db,
 		Schemas:   schemas,
 		Policy:    gateway.OwnDatasets{},
+		Pusher:    pusher,
 		Nonces:    reqsig.NewMemoryNonceStore(cfg.Auth.NonceCapacity, nil),
 		Metrics:   reg,
 		Logger:    log,
@@ -120,6 +136,53 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		listening(srv.Addrs())
 	}
 	return srv.Serve(ctx)
+}
+
+// openPushPipeline opens the evidence directory and the warehouse with the
+// storage keys from the keystore, runs the warehouse's start-up recovery,
+// and returns the Pusher over them. The caller closes the warehouse.
+func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keystore, db *store.DB,
+	schemas *schema.Registry, id identity, roots []*ca.Certificate, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, error) {
+	master, err := keystore.LoadSecret(ctx, ks, fieldcrypt.MasterKeyName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("存储主密钥不可用 the storage master key: %w", err)
+	}
+	ev, err := evidence.Open(cfg.Path(cfg.Evidence.Dir), master)
+	clear(master)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the evidence directory: %w", err)
+	}
+	keys, err := fieldcrypt.Load(ctx, ks)
+	if err != nil {
+		return nil, nil, fmt.Errorf("字段密钥不可用 the field keys: %w", err)
+	}
+	wh, err := warehouse.Open(ctx, cfg.Path(cfg.Warehouse.Path), schemas, keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the warehouse: %w", err)
+	}
+	rec, err := push.Recover(ctx, db, wh)
+	if err != nil {
+		wh.Close()
+		return nil, nil, fmt.Errorf("recovering unfinished pushes: %w", err)
+	}
+	if len(rec.Published)+len(rec.Removed) > 0 {
+		log.LogAttrs(ctx, slog.LevelWarn, "recovered unfinished pushes",
+			slog.Int("published", len(rec.Published)), slog.Int("removed", len(rec.Removed)))
+	}
+	p, err := push.New(push.Config{
+		Store:      db,
+		Evidence:   ev,
+		Warehouse:  wh,
+		Key:        id.enc.Key,
+		Roots:      roots,
+		Logger:     log,
+		Registerer: reg,
+	})
+	if err != nil {
+		wh.Close()
+		return nil, nil, err
+	}
+	return p, wh, nil
 }
 
 // newLogger returns the logger cfg asks for.

@@ -42,7 +42,14 @@ type deployment struct {
 // serveDeployment makes a deployment with `qiao init` in a temporary
 // directory and runs `qiao serve` on it, with free loopback ports and a
 // 64 KiB message limit set through the environment.
-func serveDeployment(t *testing.T) *deployment {
+func serveDeployment(t testing.TB) *deployment {
+	t.Helper()
+	return serveDeploymentWith(t, map[string]string{"limits.max_message_bytes": "65536"})
+}
+
+// serveDeploymentWith is serveDeployment with the options of settings (by
+// YAML path) set through the environment.
+func serveDeploymentWith(t testing.TB, settings map[string]string) *deployment {
 	t.Helper()
 	dir := t.TempDir()
 	if err := runInit(t.Context(), dir, io.Discard); err != nil {
@@ -51,13 +58,15 @@ func serveDeployment(t *testing.T) *deployment {
 	for _, k := range []string{"server.grpc_address", "server.rest_tls13_address", "server.rest_tlcp_address", "server.admin_address"} {
 		t.Setenv(config.EnvName(k), "127.0.0.1:0")
 	}
-	t.Setenv(config.EnvName("limits.max_message_bytes"), "65536")
+	for k, v := range settings {
+		t.Setenv(config.EnvName(k), v)
+	}
 	d := &deployment{dir: dir}
 	d.start(t)
 	return d
 }
 
-func (d *deployment) start(t *testing.T) {
+func (d *deployment) start(t testing.TB) {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(d.dir, "qiao.yaml"))
 	if err != nil {
@@ -121,7 +130,7 @@ func (d *deployment) start(t *testing.T) {
 }
 
 // key returns principal's signing key from the deployment's keystore.
-func (d *deployment) key(t *testing.T, principal string) *sm2.PrivateKey {
+func (d *deployment) key(t testing.TB, principal string) *sm2.PrivateKey {
 	t.Helper()
 	k, err := keystore.LoadSM2(t.Context(), d.ks, "principals/"+principal+"/sign")
 	if err != nil {
@@ -130,7 +139,7 @@ func (d *deployment) key(t *testing.T, principal string) *sm2.PrivateKey {
 	return k
 }
 
-func (d *deployment) signer(t *testing.T, principal string, now func() time.Time) *reqsig.Signer {
+func (d *deployment) signer(t testing.TB, principal string, now func() time.Time) *reqsig.Signer {
 	t.Helper()
 	s, err := reqsig.NewSigner(reqsig.SignerConfig{Principal: principal, Key: d.key(t, principal), Now: now})
 	if err != nil {
@@ -140,7 +149,7 @@ func (d *deployment) signer(t *testing.T, principal string, now func() time.Time
 }
 
 // conn is a gRPC connection on GM-TLS (TLCP) with principal's certificate.
-func (d *deployment) conn(t *testing.T, principal string, interceptor grpc.UnaryClientInterceptor) *grpc.ClientConn {
+func (d *deployment) conn(t testing.TB, principal string, interceptor grpc.UnaryClientInterceptor) *grpc.ClientConn {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(d.dir, "certs", principal+".sign.pem"))
 	if err != nil {

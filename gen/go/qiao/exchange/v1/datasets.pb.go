@@ -510,6 +510,121 @@ func (x *GetBatchResponse) GetBatch() *Batch {
 	return nil
 }
 
+// BatchPayload is the plaintext a PushBatch envelope seals: the rows of one
+// batch. The envelope's associated data names it with the content type
+// "application/x-protobuf; proto=qiao.exchange.v1.BatchPayload", and the
+// payload is this message's protobuf encoding.
+//
+// To build one in any language: set fields to the dataset's canonical field
+// names, every one of them, in the schema's order (the Catalogue service and
+// docs/datasets.md list them); add one Row per record, with one value per
+// field in that same order. Values are UTF-8 text as the agency's export holds
+// them (dates, money, identifiers in any form the schema accepts); the gateway
+// normalises them. An empty string is an empty value. Rows are numbered from
+// 1 in the order they appear, and rejected rows are reported by that number.
+//
+// The gateway refuses a payload whose fields differ from the schema's, or
+// with no rows; the envelope's size limit bounds the rest.
+type BatchPayload struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dataset's canonical field names, in the schema's order.
+	Fields []string `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	// The rows, each with one value per entry of fields, in that order.
+	Rows          []*BatchPayload_Row `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchPayload) Reset() {
+	*x = BatchPayload{}
+	mi := &file_qiao_exchange_v1_datasets_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchPayload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchPayload) ProtoMessage() {}
+
+func (x *BatchPayload) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_datasets_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchPayload.ProtoReflect.Descriptor instead.
+func (*BatchPayload) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_datasets_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BatchPayload) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *BatchPayload) GetRows() []*BatchPayload_Row {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// Row is one record of the batch.
+type BatchPayload_Row struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's values, one per entry of BatchPayload.fields.
+	Values        []string `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchPayload_Row) Reset() {
+	*x = BatchPayload_Row{}
+	mi := &file_qiao_exchange_v1_datasets_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchPayload_Row) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchPayload_Row) ProtoMessage() {}
+
+func (x *BatchPayload_Row) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_datasets_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchPayload_Row.ProtoReflect.Descriptor instead.
+func (*BatchPayload_Row) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_datasets_proto_rawDescGZIP(), []int{6, 0}
+}
+
+func (x *BatchPayload_Row) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 var File_qiao_exchange_v1_datasets_proto protoreflect.FileDescriptor
 
 const file_qiao_exchange_v1_datasets_proto_rawDesc = "" +
@@ -546,7 +661,12 @@ const file_qiao_exchange_v1_datasets_proto_rawDesc = "" +
 	"\adataset\x18\x01 \x01(\tB\x03\xe0A\x02R\adataset\x12\x1e\n" +
 	"\bbatch_id\x18\x02 \x01(\tB\x03\xe0A\x02R\abatchId\"A\n" +
 	"\x10GetBatchResponse\x12-\n" +
-	"\x05batch\x18\x01 \x01(\v2\x17.qiao.exchange.v1.BatchR\x05batch*x\n" +
+	"\x05batch\x18\x01 \x01(\v2\x17.qiao.exchange.v1.BatchR\x05batch\"}\n" +
+	"\fBatchPayload\x12\x16\n" +
+	"\x06fields\x18\x01 \x03(\tR\x06fields\x126\n" +
+	"\x04rows\x18\x02 \x03(\v2\".qiao.exchange.v1.BatchPayload.RowR\x04rows\x1a\x1d\n" +
+	"\x03Row\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values*x\n" +
 	"\n" +
 	"BatchState\x12\x1b\n" +
 	"\x17BATCH_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -570,7 +690,7 @@ func file_qiao_exchange_v1_datasets_proto_rawDescGZIP() []byte {
 }
 
 var file_qiao_exchange_v1_datasets_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_qiao_exchange_v1_datasets_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_qiao_exchange_v1_datasets_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_qiao_exchange_v1_datasets_proto_goTypes = []any{
 	(BatchState)(0),               // 0: qiao.exchange.v1.BatchState
 	(*Batch)(nil),                 // 1: qiao.exchange.v1.Batch
@@ -579,26 +699,29 @@ var file_qiao_exchange_v1_datasets_proto_goTypes = []any{
 	(*PushBatchResponse)(nil),     // 4: qiao.exchange.v1.PushBatchResponse
 	(*GetBatchRequest)(nil),       // 5: qiao.exchange.v1.GetBatchRequest
 	(*GetBatchResponse)(nil),      // 6: qiao.exchange.v1.GetBatchResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*Envelope)(nil),              // 8: qiao.exchange.v1.Envelope
+	(*BatchPayload)(nil),          // 7: qiao.exchange.v1.BatchPayload
+	(*BatchPayload_Row)(nil),      // 8: qiao.exchange.v1.BatchPayload.Row
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Envelope)(nil),              // 10: qiao.exchange.v1.Envelope
 }
 var file_qiao_exchange_v1_datasets_proto_depIdxs = []int32{
-	0, // 0: qiao.exchange.v1.Batch.state:type_name -> qiao.exchange.v1.BatchState
-	2, // 1: qiao.exchange.v1.Batch.rejected_rows:type_name -> qiao.exchange.v1.RejectedRow
-	7, // 2: qiao.exchange.v1.Batch.create_time:type_name -> google.protobuf.Timestamp
-	7, // 3: qiao.exchange.v1.Batch.update_time:type_name -> google.protobuf.Timestamp
-	8, // 4: qiao.exchange.v1.PushBatchRequest.envelope:type_name -> qiao.exchange.v1.Envelope
-	1, // 5: qiao.exchange.v1.PushBatchResponse.batch:type_name -> qiao.exchange.v1.Batch
-	1, // 6: qiao.exchange.v1.GetBatchResponse.batch:type_name -> qiao.exchange.v1.Batch
-	3, // 7: qiao.exchange.v1.Datasets.PushBatch:input_type -> qiao.exchange.v1.PushBatchRequest
-	5, // 8: qiao.exchange.v1.Datasets.GetBatch:input_type -> qiao.exchange.v1.GetBatchRequest
-	4, // 9: qiao.exchange.v1.Datasets.PushBatch:output_type -> qiao.exchange.v1.PushBatchResponse
-	6, // 10: qiao.exchange.v1.Datasets.GetBatch:output_type -> qiao.exchange.v1.GetBatchResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: qiao.exchange.v1.Batch.state:type_name -> qiao.exchange.v1.BatchState
+	2,  // 1: qiao.exchange.v1.Batch.rejected_rows:type_name -> qiao.exchange.v1.RejectedRow
+	9,  // 2: qiao.exchange.v1.Batch.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: qiao.exchange.v1.Batch.update_time:type_name -> google.protobuf.Timestamp
+	10, // 4: qiao.exchange.v1.PushBatchRequest.envelope:type_name -> qiao.exchange.v1.Envelope
+	1,  // 5: qiao.exchange.v1.PushBatchResponse.batch:type_name -> qiao.exchange.v1.Batch
+	1,  // 6: qiao.exchange.v1.GetBatchResponse.batch:type_name -> qiao.exchange.v1.Batch
+	8,  // 7: qiao.exchange.v1.BatchPayload.rows:type_name -> qiao.exchange.v1.BatchPayload.Row
+	3,  // 8: qiao.exchange.v1.Datasets.PushBatch:input_type -> qiao.exchange.v1.PushBatchRequest
+	5,  // 9: qiao.exchange.v1.Datasets.GetBatch:input_type -> qiao.exchange.v1.GetBatchRequest
+	4,  // 10: qiao.exchange.v1.Datasets.PushBatch:output_type -> qiao.exchange.v1.PushBatchResponse
+	6,  // 11: qiao.exchange.v1.Datasets.GetBatch:output_type -> qiao.exchange.v1.GetBatchResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_qiao_exchange_v1_datasets_proto_init() }
@@ -613,7 +736,7 @@ func file_qiao_exchange_v1_datasets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_qiao_exchange_v1_datasets_proto_rawDesc), len(file_qiao_exchange_v1_datasets_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
