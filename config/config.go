@@ -45,6 +45,8 @@ type Config struct {
 	Evidence Evidence `yaml:"evidence"`
 	// Warehouse says where the canonical rows are kept.
 	Warehouse Warehouse `yaml:"warehouse"`
+	// Audit configures the tamper-evident audit log.
+	Audit Audit `yaml:"audit"`
 	// Server says where the gateway listens and how it shuts down.
 	Server Server `yaml:"server"`
 	// Limits bound what one call or one caller can make the gateway do.
@@ -117,6 +119,16 @@ type Evidence struct {
 }
 
 // Warehouse says where the canonical rows are kept.
+// Audit configures the audit log's checkpoints.
+type Audit struct {
+	// Origin is the log's name: the first line of every checkpoint and the
+	// name of the key that signs them.
+	Origin string `yaml:"origin"`
+	// CheckpointInterval is how often a signed checkpoint is issued while
+	// entries are appended.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
 type Warehouse struct {
 	// Path is the DuckDB database file of the datasets' rows, personal data
 	// encrypted; created if missing.
@@ -204,6 +216,7 @@ func Default(dataDir string) Config {
 		Store:     Store{Path: "state.db"},
 		Evidence:  Evidence{Dir: "evidence"},
 		Warehouse: Warehouse{Path: "warehouse.duckdb"},
+		Audit:     Audit{Origin: "qiao.local/audit", CheckpointInterval: time.Minute},
 		Server: Server{
 			GRPCAddress:      "127.0.0.1:7443",
 			GRPCTransport:    TransportTLCP,
@@ -327,6 +340,12 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, unjoin(c.Server.Validate())...)
 	errs = append(errs, unjoin(c.Limits.Validate())...)
+	if c.Audit.Origin == "" || strings.ContainsAny(c.Audit.Origin, " \t\n+") {
+		bad("audit.origin", "must be set, without spaces or '+'")
+	}
+	if c.Audit.CheckpointInterval < time.Second || c.Audit.CheckpointInterval > 24*time.Hour {
+		bad("audit.checkpoint_interval", "%s is outside 1s to 24h", c.Audit.CheckpointInterval)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/qiao-exchange/qiao/config"
+	"github.com/qiao-exchange/qiao/store"
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/crypto/fieldcrypt"
@@ -280,6 +281,27 @@ func TestServePush(t *testing.T) {
 	}
 	if n := d.visibleRows(t, "police.deaths"); n != 70 {
 		t.Errorf("%d visible rows, want 70", n)
+	}
+	// Every recorded push, committed or rejected, is on the audit log, and
+	// the stored log verifies against the gateway's certificate.
+	db := filepath.Join(d.dir, "state.db")
+	out := mustRun(t, "audit", "verify", "--db", db, "--cert", filepath.Join(d.dir, "certs", "gateway.sign.pem"))
+	if !strings.Contains(out, "audit log verified") {
+		t.Errorf("audit verify:\n%s", out)
+	}
+	st, err := store.Open(t.Context(), store.Config{DSN: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed, rejected int
+	if err := st.QueryRowContext(t.Context(), `SELECT
+		(SELECT COUNT(*) FROM audit_entries WHERE action = 'dataset.push' AND entry LIKE '%"status":"ok"%'),
+		(SELECT COUNT(*) FROM audit_entries WHERE action = 'dataset.push' AND entry LIKE '%"status":"error"%')`).Scan(&committed, &rejected); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if committed != 2 || rejected < 1 {
+		t.Errorf("audit log has %d committed and %d rejected pushes, want 2 and at least 1", committed, rejected)
 	}
 	// A push that stopped after its warehouse insert, before its commit:
 	// its rows wait, invisible, and the next start removes them, so that

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/config"
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/fieldcrypt"
@@ -99,11 +100,32 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pusher, wh, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, reg, log)
+	auditLog, err := audit.New(audit.Config{DB: db, Key: id.sign.Key, Origin: cfg.Audit.Origin, Logger: log})
+	if err != nil {
+		return fmt.Errorf("opening the audit log: %w", err)
+	}
+	pusher, wh, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
+	// Checkpoints are issued until the gateway stops, and the loop has ended
+	// before the state store closes.
+	runCtx, stopRun := context.WithCancel(ctx)
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		_ = auditLog.Run(runCtx, cfg.Audit.CheckpointInterval)
+	}()
+	defer func() {
+		stopRun()
+		<-runDone
+		// A final checkpoint signs the log's tail, so that what was appended
+		// since the last tick verifies offline too.
+		if _, err := auditLog.Checkpoint(context.WithoutCancel(ctx)); err != nil {
+			log.ErrorContext(ctx, "final audit checkpoint failed", slog.Any("err", err))
+		}
+	}()
 
 	srv, err := gateway.New(gateway.Options{
 		Server:    cfg.Server,
@@ -142,7 +164,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 // storage keys from the keystore, runs the warehouse's start-up recovery,
 // and returns the Pusher over them. The caller closes the warehouse.
 func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keystore, db *store.DB,
-	schemas *schema.Registry, id identity, roots []*ca.Certificate, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, error) {
+	schemas *schema.Registry, id identity, roots []*ca.Certificate, auditLog *audit.Log, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, error) {
 	master, err := keystore.LoadSecret(ctx, ks, fieldcrypt.MasterKeyName)
 	if err != nil {
 		return nil, nil, fmt.Errorf("存储主密钥不可用 the storage master key: %w", err)
@@ -170,11 +192,15 @@ func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keysto
 			slog.Int("published", len(rec.Published)), slog.Int("removed", len(rec.Removed)))
 	}
 	p, err := push.New(push.Config{
-		Store:      db,
-		Evidence:   ev,
-		Warehouse:  wh,
-		Key:        id.enc.Key,
-		Roots:      roots,
+		Store:     db,
+		Evidence:  ev,
+		Warehouse: wh,
+		Key:       id.enc.Key,
+		Roots:     roots,
+		Audit: func(ctx context.Context, tx *store.Tx, p gateway.Push, b store.Batch) error {
+			_, err := auditLog.Append(ctx, tx, push.AuditEntry(p, b))
+			return err
+		},
 		Logger:     log,
 		Registerer: reg,
 	})
