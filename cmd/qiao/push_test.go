@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/qiao-exchange/qiao/config"
-	"github.com/qiao-exchange/qiao/store"
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/crypto/fieldcrypt"
@@ -26,6 +25,7 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/push"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
 	"github.com/qiao-exchange/qiao/schema"
+	"github.com/qiao-exchange/qiao/store"
 	"github.com/qiao-exchange/qiao/store/warehouse"
 )
 
