@@ -197,7 +197,7 @@ func TestEncryptionWithOpenSSL(t *testing.T) {
 	}
 	keyFile := writeFile(t, dir, "key.pem", p)
 	pubFile := writeFile(t, dir, "pub.pem", k.PublicKey().MarshalPEM())
-	for _, n := range []int{1, 16, 32, 33, 1000, 1 << 16} {
+	for _, n := range []int{2, 16, 32, 33, 1000, 1 << 16} {
 		msg := make([]byte, n)
 		rand.Read(msg)
 

@@ -14,6 +14,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -230,14 +231,47 @@ func (p *PublicKey) EncryptRand(r io.Reader, msg []byte) ([]byte, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	if len(msg) == 0 {
-		return nil, errors.New("sm2: encrypt: empty message")
+	if len(msg) < MinPlaintext {
+		return nil, fmt.Errorf("sm2: encrypt: message of %d bytes; at least %d are needed", len(msg), MinPlaintext)
 	}
-	ct, err := gmsm2.EncryptASN1(r, p.k, msg)
-	if err != nil {
-		return nil, fmt.Errorf("sm2: encrypt: %w", err)
+	// The library's decryption refuses a ciphertext whose C2 is all zero
+	// bytes (it tests C2 where GB/T 32918.4 tests the key stream t), which
+	// happens for 1 in 256^len(msg) encryptions. Encrypting again with a
+	// fresh ephemeral key gives a ciphertext every implementation opens.
+	for range 8 {
+		ct, err := gmsm2.EncryptASN1(r, p.k, msg)
+		if err != nil {
+			return nil, fmt.Errorf("sm2: encrypt: %w", err)
+		}
+		if !zeroC2(ct) {
+			return ct, nil
+		}
 	}
-	return ct, nil
+	return nil, errors.New("sm2: encrypt: no usable ciphertext in 8 tries")
+}
+
+// MinPlaintext is the shortest message Encrypt takes. The library encrypts
+// about 1 in 400 one-byte messages into a ciphertext that neither it nor
+// other implementations decrypt; Qiao encrypts 16-byte keys only, so it
+// refuses shorter messages rather than carry that defect.
+const MinPlaintext = 2
+
+// zeroC2 reports whether the C2 of an ASN.1 C1C3C2 ciphertext is all zero.
+func zeroC2(ct []byte) bool {
+	var v struct {
+		X, Y *big.Int
+		C3   []byte
+		C2   []byte
+	}
+	if _, err := asn1.Unmarshal(ct, &v); err != nil {
+		return false
+	}
+	for _, b := range v.C2 {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Point returns the uncompressed point 04 || X || Y.

@@ -231,7 +231,7 @@ func TestEncryptDecrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int{1, 16, 31, 32, 33, 1000, 1 << 16} {
+	for _, n := range []int{2, 16, 31, 32, 33, 1000, 1 << 16} {
 		msg := make([]byte, n)
 		rand.Read(msg)
 		ct, err := k.PublicKey().Encrypt(msg)
@@ -249,8 +249,10 @@ func TestEncryptDecrypt(t *testing.T) {
 			t.Fatalf("%d bytes: round trip differs", n)
 		}
 	}
-	if _, err := k.PublicKey().Encrypt(nil); err == nil {
-		t.Fatal("encrypted an empty message")
+	for _, short := range [][]byte{nil, {0x42}} {
+		if _, err := k.PublicKey().Encrypt(short); err == nil {
+			t.Fatalf("encrypted a %d-byte message, below MinPlaintext", len(short))
+		}
 	}
 }
 
