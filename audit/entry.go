@@ -35,6 +35,7 @@ const (
 	ActionAuthFailed        = "auth.failed"
 	ActionPrincipalRegister = "principal.register"
 	ActionPrincipalDisable  = "principal.disable"
+	ActionPrincipalEnable   = "principal.enable"
 	ActionCertificateAdd    = "certificate.add"
 	ActionConfigReload      = "config.reload"
 	ActionPolicyReload      = "policy.reload"

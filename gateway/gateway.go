@@ -68,6 +68,13 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
+// Auditor is what the gateway's services record in the audit log with:
+// *audit.Log is one.
+type Auditor interface {
+	authn.Auditor
+	directory.Auditor
+}
+
 // Metrics is the registry the gateway's metrics are registered on and
 // served from.
 type Metrics interface {
@@ -113,6 +120,12 @@ type Options struct {
 	Pusher Pusher
 	// Nonces remembers the nonces of signed requests.
 	Nonces reqsig.NonceStore
+	// Audit is the audit log (*audit.Log): each directory change is
+	// recorded in the change's own transaction, failed authentications at
+	// a bounded rate. nil records nothing, for tests that keep no audit
+	// log. With Audit, Sign.Cert is required: its principal is the actor
+	// of directory changes made outside any call.
+	Audit Auditor
 
 	// Metrics takes and serves the metrics.
 	Metrics Metrics
@@ -207,10 +220,16 @@ func New(opts Options) (*Server, error) {
 		Now:        opts.Now,
 		Logger:     opts.Logger,
 		Registerer: opts.Metrics,
+		Audit:      opts.Audit,
 	}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	if s.directory, err = directory.New(directory.Config{Store: opts.Store, Roots: opts.Roots, Now: opts.Now, Logger: opts.Logger}); err != nil {
+	self := ""
+	if opts.Sign.Cert != nil {
+		self = opts.Sign.Cert.Principal()
+	}
+	if s.directory, err = directory.New(directory.Config{Store: opts.Store, Roots: opts.Roots, Now: opts.Now, Logger: opts.Logger,
+		Audit: opts.Audit, Self: self}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if s.catalogue, err = catalogue.New(opts.Schemas, opts.Store); err != nil {

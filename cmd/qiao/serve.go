@@ -95,15 +95,15 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err != nil {
 		return err
 	}
-	if err := seedPrincipals(ctx, cfg, db, roots, log); err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auditLog, err := audit.New(audit.Config{DB: db, Key: id.sign.Key, Origin: cfg.Audit.Origin, Logger: log})
 	if err != nil {
 		return fmt.Errorf("opening the audit log: %w", err)
 	}
+	if err := seedPrincipals(ctx, cfg, db, roots, auditLog, log); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pusher, wh, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log)
 	if err != nil {
 		return err
@@ -140,6 +140,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		Schemas:   schemas,
 		Policy:    gateway.OwnDatasets{},
 		Pusher:    pusher,
+		Audit:     auditLog,
 		Nonces:    reqsig.NewMemoryNonceStore(cfg.Auth.NonceCapacity, nil),
 		Metrics:   reg,
 		Logger:    log,
@@ -274,7 +275,7 @@ func loadGatewayIdentity(ctx context.Context, cfg config.Config, ks keystore.Key
 // itself and the principals of principals.yaml in the data directory (as
 // qiao init writes it), each with its double certificate from the
 // certificate directory. A store that has principals is left alone.
-func seedPrincipals(ctx context.Context, cfg config.Config, db *store.DB, roots []*ca.Certificate, log *slog.Logger) error {
+func seedPrincipals(ctx context.Context, cfg config.Config, db *store.DB, roots []*ca.Certificate, auditLog *audit.Log, log *slog.Logger) error {
 	existing, err := db.ListPrincipals(ctx, store.PrincipalQuery{})
 	if err != nil {
 		return fmt.Errorf("reading the principals: %w", err)
@@ -301,7 +302,7 @@ func seedPrincipals(ctx context.Context, cfg config.Config, db *store.DB, roots 
 		}
 		seeds = append(seeds, file.Principals...)
 	}
-	dir, err := directory.New(directory.Config{Store: db, Roots: roots, Logger: log})
+	dir, err := directory.New(directory.Config{Store: db, Roots: roots, Logger: log, Audit: auditLog, Self: cfg.Principal})
 	if err != nil {
 		return err
 	}

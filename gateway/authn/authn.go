@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
@@ -43,9 +44,21 @@ type Store interface {
 	// ResolveKey returns the certificate of principal's key keyID, or an
 	// error wrapping store.ErrNotFound.
 	ResolveKey(ctx context.Context, principal, keyID string) (store.Certificate, error)
+	// InTx runs fn in a read-write transaction, committed if fn returns
+	// nil: each audit entry of a failed authentication is written in its
+	// own.
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
 var _ Store = (*store.DB)(nil)
+
+// Auditor appends an entry to the audit log inside the caller's
+// transaction; *audit.Log is one.
+type Auditor interface {
+	Append(ctx context.Context, tx audit.Tx, e audit.Entry) (uint64, error)
+}
+
+var _ Auditor = (*audit.Log)(nil)
 
 // ErrUnavailable means the Authenticator could not decide, because the state
 // store failed. The call is refused (fail closed) with UNAVAILABLE.
@@ -124,7 +137,19 @@ type Config struct {
 	// burst of ten times as many is allowed); 5 when zero. Lines over the
 	// bound are counted in qiao_auth_failure_logs_suppressed_total.
 	FailureLogsPerSecond float64
+	// Audit records failed authentications in the audit log, each entry
+	// in its own transaction of Store. nil records nothing: only for tools
+	// and tests that keep no audit log; qiao serve always sets it.
+	Audit Auditor
+	// FailureAuditsPerMinute is how many auth.failed entries one claimed
+	// principal and reason may write per minute (see failureAudit);
+	// DefaultFailureAuditsPerMinute when zero.
+	FailureAuditsPerMinute int
 }
+
+// DefaultFailureAuditsPerMinute is the default of
+// Config.FailureAuditsPerMinute.
+const DefaultFailureAuditsPerMinute = 10
 
 // Authenticator checks request signatures. It is safe for concurrent use.
 type Authenticator struct {
@@ -139,6 +164,9 @@ type Authenticator struct {
 	successes *prometheus.CounterVec
 	dropped   prometheus.Counter
 	keys      keyCache
+	audit     Auditor
+	audits    *failureAudit
+	unaudited prometheus.Counter
 }
 
 // New returns an Authenticator for cfg, its metrics registered.
@@ -161,6 +189,9 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.FailureLogsPerSecond <= 0 {
 		cfg.FailureLogsPerSecond = 5
 	}
+	if cfg.FailureAuditsPerMinute <= 0 {
+		cfg.FailureAuditsPerMinute = DefaultFailureAuditsPerMinute
+	}
 	a := &Authenticator{
 		store:    cfg.Store,
 		roots:    append([]*ca.Certificate(nil), cfg.Roots...),
@@ -180,9 +211,15 @@ func New(cfg Config) (*Authenticator, error) {
 			Name: "qiao_auth_failure_logs_suppressed_total",
 			Help: "Failed-authentication log lines left out because they came faster than the log rate limit.",
 		}),
-		keys: keyCache{m: make(map[string]cachedKey)},
+		keys:   keyCache{m: make(map[string]cachedKey)},
+		audit:  cfg.Audit,
+		audits: &failureAudit{per: cfg.FailureAuditsPerMinute, m: make(map[failureKey]*failureWindow)},
+		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "qiao_auth_failure_audits_suppressed_total",
+			Help: "Failed authentications not written to the audit log because their principal and reason were over the audit rate limit.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{a.failures, a.successes, a.dropped} {
+	for _, c := range []prometheus.Collector{a.failures, a.successes, a.dropped, a.unaudited} {
 		if err := cfg.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("authn: registering metrics: %w", err)
 		}
@@ -200,8 +237,14 @@ func New(cfg Config) (*Authenticator, error) {
 }
 
 // resolved carries the principal record the key resolver read, from the
-// resolver back to Authenticate, so that it is read once per call.
-type resolved struct{ p store.Principal }
+// resolver back to Authenticate, so that it is read once per call. looked
+// says the resolver asked the store for the claimed principal, known that
+// it is registered (whatever its status).
+type resolved struct {
+	p      store.Principal
+	looked bool
+	known  bool
+}
 
 type resolvedKey struct{}
 
@@ -222,6 +265,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, transport, method stri
 	if err != nil {
 		f := failure(err)
 		a.fail(ctx, transport, method, req.Headers, f)
+		a.auditFailure(ctx, transport, method, req, r, f)
 		return nil, f
 	}
 	a.successes.WithLabelValues(transport).Inc()
@@ -313,6 +357,11 @@ func (a *Authenticator) fail(ctx context.Context, transport, method string, h re
 // resolveKey implements reqsig.KeyResolver over the state store.
 func (a *Authenticator) resolveKey(ctx context.Context, principal, keyID string) (*sm2.PublicKey, error) {
 	p, err := a.store.GetPrincipal(ctx, principal)
+	r, _ := ctx.Value(resolvedKey{}).(*resolved)
+	if r != nil {
+		r.looked = err == nil || errors.Is(err, store.ErrNotFound)
+		r.known = err == nil
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("%w: principal not registered", reqsig.ErrUnknownKey)
@@ -336,7 +385,7 @@ func (a *Authenticator) resolveKey(ctx context.Context, principal, keyID string)
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := ctx.Value(resolvedKey{}).(*resolved); ok {
+	if r != nil {
 		r.p = p
 	}
 	return key, nil

@@ -8,6 +8,12 @@
 // only if a trusted SM2 root issued it to that principal, for its purpose and
 // of the principal's kind.
 //
+// Every change is recorded in the audit log (an Auditor) inside the change's
+// own store transaction: principal.register and one certificate.add per
+// certificate for a registration, principal.disable or principal.enable for a
+// status change. If the entry cannot be appended the change fails and nothing
+// commits.
+//
 // It is not the key registry's cache nor an authenticator: gateway/authn
 // reads the same store records to check signatures.
 package directory
@@ -21,6 +27,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
@@ -39,6 +46,14 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
+// Auditor appends an entry to the audit log inside the caller's
+// transaction; *audit.Log is one. An error must fail the transaction.
+type Auditor interface {
+	Append(ctx context.Context, tx audit.Tx, e audit.Entry) (uint64, error)
+}
+
+var _ Auditor = (*audit.Log)(nil)
+
 // Config configures the service.
 type Config struct {
 	// Store holds the principals. Required.
@@ -50,6 +65,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives one line per change; nil discards them.
 	Logger *slog.Logger
+	// Audit records every change in the audit log, in the change's
+	// transaction. nil records nothing: only for tools and tests that keep
+	// no audit log; qiao serve always sets it.
+	Audit Auditor
+	// Self is the gateway's own principal name, the actor of changes made
+	// outside any call (Register at start-up). Required with Audit.
+	Self string
 }
 
 // Service implements exchangev1.DirectoryServer.
@@ -59,6 +81,8 @@ type Service struct {
 	roots []*ca.Certificate
 	now   func() time.Time
 	log   *slog.Logger
+	audit Auditor
+	self  string
 }
 
 var _ exchangev1.DirectoryServer = (*Service)(nil)
@@ -68,7 +92,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || len(cfg.Roots) == 0 {
 		return nil, errors.New("directory: Store and Roots are required")
 	}
-	s := &Service{store: cfg.Store, roots: append([]*ca.Certificate(nil), cfg.Roots...), now: cfg.Now, log: cfg.Logger}
+	if cfg.Audit != nil && cfg.Self == "" {
+		return nil, errors.New("directory: Self is required with Audit")
+	}
+	s := &Service{store: cfg.Store, roots: append([]*ca.Certificate(nil), cfg.Roots...), now: cfg.Now, log: cfg.Logger,
+		audit: cfg.Audit, self: cfg.Self}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -156,7 +184,9 @@ func (s *Service) RegisterPrincipal(ctx context.Context, req *exchangev1.Registe
 }
 
 // Register stores a new principal with its signing and encryption
-// certificates (PEM), in one transaction, and returns them as stored. Both
+// certificates (PEM), in one transaction with their audit entries, and
+// returns them as stored. The actor is the authenticated caller of ctx, or
+// the gateway itself (Config.Self) outside any call. Both
 // certificates are required, except for models, which have none. Each must
 // chain to one of the roots, name the principal, be of its kind and for its
 // purpose, and be valid now. Errors are rpcerr.InvalidError for a record or
@@ -201,6 +231,15 @@ func (s *Service) Register(ctx context.Context, p store.Principal, signPEM, encP
 				return err
 			}
 			storedCerts = append(storedCerts, sc)
+		}
+		if err := s.record(ctx, tx, audit.ActionPrincipalRegister, stored.Name); err != nil {
+			return err
+		}
+		for _, c := range storedCerts {
+			if err := s.record(ctx, tx, audit.ActionCertificateAdd, stored.Name,
+				"purpose "+string(c.Purpose), "fingerprint "+c.Fingerprint); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -271,11 +310,21 @@ func (s *Service) SetPrincipalStatus(ctx context.Context, req *exchangev1.SetPri
 	case req.GetName() == caller.Principal && status == store.StatusDisabled:
 		return nil, rpcerr.WithMessage(fmt.Errorf("directory: %w: an admin disabling itself", rpcerr.ErrFailedPrecondition), "an admin cannot disable itself")
 	}
+	action := audit.ActionPrincipalEnable
+	if status == store.StatusDisabled {
+		action = audit.ActionPrincipalDisable
+	}
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		return tx.SetPrincipalStatus(ctx, req.GetName(), status)
+		if err := tx.SetPrincipalStatus(ctx, req.GetName(), status); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, action, req.GetName())
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return nil, rpcerr.WithMessage(fmt.Errorf("directory: setting status: %w", err), "no such principal")
+	case err != nil:
+		return nil, fmt.Errorf("directory: setting the status of %s: %w", req.GetName(), err)
 	}
 	p, certs, err := s.get(ctx, req.GetName())
 	if err != nil {
@@ -285,6 +334,36 @@ func (s *Service) SetPrincipalStatus(ctx context.Context, req *exchangev1.SetPri
 		slog.String("principal", authn.LogName(p.Name)), slog.String("status", string(status)),
 		slog.String("by", authn.LogName(caller.Principal)))
 	return &exchangev1.SetPrincipalStatusResponse{Principal: PrincipalToProto(p, certs)}, nil
+}
+
+// record appends the audit entry of a change to principal inside tx, the
+// change's transaction: the actor is the authenticated caller of ctx, or the
+// gateway itself outside any call. details follow the reason in the entry's
+// decision. Without an Auditor it records nothing.
+func (s *Service) record(ctx context.Context, tx *store.Tx, action, principal string, details ...string) error {
+	if s.audit == nil {
+		return nil
+	}
+	actor := audit.Actor{Principal: s.self}
+	reason := "the gateway registers its seed principals at start-up"
+	if c, ok := authn.FromContext(ctx); ok {
+		actor = audit.Actor{Principal: c.Principal, Agency: c.Agency}
+		for _, r := range c.Roles {
+			actor.Roles = append(actor.Roles, string(r))
+		}
+		reason = "the caller holds the admin role"
+	}
+	e := audit.Entry{
+		Actor:    actor,
+		Action:   action,
+		Resource: audit.Resource{Kind: audit.KindPrincipal, ID: principal},
+		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{reason}, details...)},
+		Result:   audit.Result{Status: audit.StatusOK},
+	}
+	if _, err := s.audit.Append(ctx, tx, e); err != nil {
+		return fmt.Errorf("directory: audit entry %s: %w", action, err)
+	}
+	return nil
 }
 
 // requireAdmin returns the caller if it holds the admin role.
