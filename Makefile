@@ -31,10 +31,11 @@ generate-check: generate ## Fail if gen/ differs from what api/ generates
 bench: ## Run the benchmarks, each beside its reference
 	$(GO) test -run '^$$' -bench . -benchmem ./... | tee bench.out
 
-demo: build ## A development deployment in a temporary directory, checked
+demo: build ## A deployment in a temporary directory: the gateway runs, police push, the audit log verifies
 	@dir=$$(mktemp -d -t qiao-demo-XXXX) && \
 	./$(BIN) init --dir $$dir && \
-	./$(BIN) config check --config $$dir/qiao.yaml
+	./$(BIN) config check --config $$dir/qiao.yaml && \
+	./$(BIN) demo --dir $$dir
 
 clean: ## Remove build output
 	rm -rf bin bench.out

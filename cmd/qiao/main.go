@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newAuditCmd(),
 		newServeCmd(),
+		newDemoCmd(),
 	)
 	return root
 }
