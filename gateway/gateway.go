@@ -46,6 +46,7 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/gmtls"
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
+	"github.com/qiao-exchange/qiao/gateway/auditsvc"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/catalogue"
 	"github.com/qiao-exchange/qiao/gateway/directory"
@@ -124,7 +125,8 @@ type Options struct {
 	// recorded in the change's own transaction, failed authentications at
 	// a bounded rate. nil records nothing, for tests that keep no audit
 	// log. With Audit, Sign.Cert is required: its principal is the actor
-	// of directory changes made outside any call.
+	// of directory changes made outside any call. When Audit also serves
+	// reads (auditsvc.Log, as *audit.Log does), the Audit service is served.
 	Audit Auditor
 
 	// Metrics takes and serves the metrics.
@@ -150,6 +152,7 @@ type Server struct {
 	metrics *metrics
 
 	directory *directory.Service
+	auditsvc  *auditsvc.Service // nil without an audit log
 	catalogue *catalogue.Service
 	datasets  *datasetsService
 	access    *accessService
@@ -232,6 +235,11 @@ func New(opts Options) (*Server, error) {
 		Audit: opts.Audit, Self: self}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if l, ok := opts.Audit.(auditsvc.Log); ok {
+		if s.auditsvc, err = auditsvc.New(l, opts.Store, opts.Logger); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	if s.catalogue, err = catalogue.New(opts.Schemas, opts.Store); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -256,9 +264,13 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// registerServices registers the four services on a gRPC server.
+// registerServices registers the services on a gRPC server: the Audit
+// service only with an audit log.
 func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	exchangev1.RegisterDirectoryServer(r, s.directory)
+	if s.auditsvc != nil {
+		exchangev1.RegisterAuditServer(r, s.auditsvc)
+	}
 	exchangev1.RegisterCatalogueServer(r, s.catalogue)
 	exchangev1.RegisterDatasetsServer(r, s.datasets)
 	exchangev1.RegisterAccessServer(r, s.access)

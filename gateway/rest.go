@@ -79,6 +79,11 @@ func (s *Server) newRESTHandler() (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: REST routes: %w", err)
 		}
 	}
+	if s.auditsvc != nil {
+		if err := exchangev1.RegisterAuditHandlerServer(ctx, mux, s.auditsvc); err != nil {
+			return nil, fmt.Errorf("gateway: REST routes: %w", err)
+		}
+	}
 	doc := gen.OpenAPI()
 	top := http.NewServeMux()
 	top.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {

@@ -1,0 +1,300 @@
+// Package auditsvc is the gateway's Audit service: the audit log served to
+// auditors — entries by filter, one entry with its inclusion proof, the
+// latest signed checkpoint and consistency proofs.
+//
+// Only callers holding the auditor role may call it; any other, admins
+// included, is refused with PERMISSION_DENIED. Every successful read is
+// itself recorded as an audit.read entry, in its own store transaction,
+// before the answer is returned: if that entry cannot be appended the call
+// fails and nothing is returned. The log's resource kinds name no part of
+// the log itself, so the entry has no resource: its reasons say what was
+// read ("read entries", "read entry/12", "read checkpoint", "read
+// consistency/4/9") and, for a query, the filter; of an identifier token
+// they keep only the first eight hex digits.
+//
+// It is not the audit log (package audit) nor its verifier: auditors verify
+// proofs and checkpoints themselves.
+package auditsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/qiao-exchange/qiao/audit"
+	"github.com/qiao-exchange/qiao/audit/merkle"
+	"github.com/qiao-exchange/qiao/gateway/authn"
+	"github.com/qiao-exchange/qiao/gateway/rpcerr"
+	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/store"
+)
+
+// Log is what the service reads from and appends to the audit log;
+// *audit.Log is one.
+type Log interface {
+	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+	Entry(ctx context.Context, seq uint64) (audit.Entry, []byte, audit.Proof, error)
+	Checkpoint(ctx context.Context) (audit.SignedCheckpoint, error)
+	ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]merkle.Hash, error)
+	// Append appends an entry inside tx; an error must fail tx.
+	Append(ctx context.Context, tx audit.Tx, e audit.Entry) (uint64, error)
+}
+
+var _ Log = (*audit.Log)(nil)
+
+// Store runs the transactions the audit.read entries are appended in;
+// *store.DB is one.
+type Store interface {
+	// InTx runs fn in a read-write transaction, committed if fn returns nil.
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Service implements exchangev1.AuditServer.
+type Service struct {
+	exchangev1.UnimplementedAuditServer
+	log   Log
+	store Store
+	slog  *slog.Logger
+}
+
+var _ exchangev1.AuditServer = (*Service)(nil)
+
+// New returns the service over log, recording its reads through st. logger
+// receives one line per read; nil discards them.
+func New(log Log, st Store, logger *slog.Logger) (*Service, error) {
+	if log == nil || st == nil {
+		return nil, errors.New("auditsvc: Log and Store are required")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{log: log, store: st, slog: logger}, nil
+}
+
+// QueryEntries implements exchangev1.AuditServer.
+func (s *Service) QueryEntries(ctx context.Context, req *exchangev1.QueryEntriesRequest) (*exchangev1.QueryEntriesResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, reasons, err := filterFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := s.log.Query(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("auditsvc: query: %w", err)
+	}
+	out := &exchangev1.QueryEntriesResponse{Entries: make([]*exchangev1.AuditEntry, 0, len(entries)), NextSeq: req.GetStartSeq()}
+	for _, e := range entries {
+		enc, err := e.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("auditsvc: encoding entry %d: %w", e.Seq, err)
+		}
+		out.Entries = append(out.Entries, entryToProto(e.Seq, enc))
+		out.NextSeq = int64(e.Seq) + 1
+	}
+	reasons = append(reasons, "returned "+strconv.Itoa(len(entries))+" entries")
+	if err := s.record(ctx, caller, "entries", reasons); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetEntry implements exchangev1.AuditServer.
+func (s *Service) GetEntry(ctx context.Context, req *exchangev1.GetEntryRequest) (*exchangev1.GetEntryResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetSeq() < 0 {
+		return nil, rpcerr.InvalidField("seq", "must not be negative", nil)
+	}
+	seq := uint64(req.GetSeq())
+	_, enc, proof, err := s.log.Entry(ctx, seq)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("auditsvc: entry %d: %w", seq, err), "no such entry")
+	}
+	out := &exchangev1.GetEntryResponse{
+		Entry: entryToProto(seq, enc),
+		Proof: &exchangev1.InclusionProof{
+			LeafIndex:  int64(proof.Index),
+			TreeSize:   int64(proof.Checkpoint.Size),
+			Hashes:     hexHashes(proof.Hashes),
+			Checkpoint: string(proof.Checkpoint.Note),
+		},
+	}
+	if err := s.record(ctx, caller, "entry/"+strconv.FormatUint(seq, 10),
+		[]string{"inclusion proof against tree size " + strconv.FormatUint(proof.Checkpoint.Size, 10)}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetCheckpoint implements exchangev1.AuditServer.
+func (s *Service) GetCheckpoint(ctx context.Context, _ *exchangev1.GetCheckpointRequest) (*exchangev1.GetCheckpointResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := s.log.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auditsvc: checkpoint: %w", err)
+	}
+	out := &exchangev1.GetCheckpointResponse{
+		Checkpoint: string(cp.Note),
+		TreeSize:   int64(cp.Size),
+		RootHash:   merkle.Hash(cp.Hash).String(),
+		SignTime:   timestamppb.New(cp.SignedAt),
+	}
+	if err := s.record(ctx, caller, "checkpoint", []string{"tree size " + strconv.FormatUint(cp.Size, 10)}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetConsistencyProof implements exchangev1.AuditServer.
+func (s *Service) GetConsistencyProof(ctx context.Context, req *exchangev1.GetConsistencyProofRequest) (*exchangev1.GetConsistencyProofResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case req.GetSize1() < 0:
+		return nil, rpcerr.InvalidField("size1", "must not be negative", nil)
+	case req.GetSize2() < req.GetSize1():
+		return nil, rpcerr.InvalidField("size2", "must not be less than size1", nil)
+	}
+	size1, size2 := uint64(req.GetSize1()), uint64(req.GetSize2())
+	p, err := s.log.ConsistencyProof(ctx, size1, size2)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("auditsvc: consistency proof: %w", err), "the log has not reached size2")
+	}
+	out := &exchangev1.GetConsistencyProofResponse{Hashes: hexHashes(p)}
+	if err := s.record(ctx, caller, "consistency/"+strconv.FormatUint(size1, 10)+"/"+strconv.FormatUint(size2, 10),
+		[]string{"consistency proof"}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// record appends the audit.read entry of a read by caller of what, in its
+// own transaction. An error fails the call.
+func (s *Service) record(ctx context.Context, caller *authn.Caller, what string, details []string) error {
+	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
+	for _, r := range caller.Roles {
+		actor.Roles = append(actor.Roles, string(r))
+	}
+	e := audit.Entry{
+		Actor:    actor,
+		Action:   audit.ActionAuditRead,
+		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{"the caller holds the auditor role", "read " + what}, details...)},
+		Result:   audit.Result{Status: audit.StatusOK},
+	}
+	var seq uint64
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		seq, err = s.log.Append(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("auditsvc: recording the read of %s: %w", what, err)
+	}
+	s.slog.LogAttrs(ctx, slog.LevelInfo, "audit log read",
+		slog.String("what", what), slog.String("by", authn.LogName(caller.Principal)), slog.Uint64("entry", seq))
+	return nil
+}
+
+// requireAuditor returns the caller if it holds the auditor role.
+func requireAuditor(ctx context.Context) (*authn.Caller, error) {
+	c, ok := authn.FromContext(ctx)
+	if !ok {
+		return nil, fmt.Errorf("auditsvc: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
+	}
+	if !c.HasRole(store.RoleAuditor) {
+		return nil, rpcerr.WithMessage(fmt.Errorf("auditsvc: %w: caller is not an auditor", rpcerr.ErrPermissionDenied), "only auditors read the audit log")
+	}
+	return c, nil
+}
+
+// filterFromProto checks req and returns its filter with the reasons that
+// describe it in the audit.read entry.
+func filterFromProto(req *exchangev1.QueryEntriesRequest) (audit.Filter, []string, error) {
+	var f audit.Filter
+	var reasons []string
+	switch {
+	case req.GetStartSeq() < 0:
+		return f, nil, rpcerr.InvalidField("start_seq", "must not be negative", nil)
+	case req.GetLimit() < 0 || req.GetLimit() > audit.DefaultQueryLimit:
+		return f, nil, rpcerr.InvalidField("limit", "must be 0 to 1000", nil)
+	case req.GetDecision() != "" && req.GetDecision() != audit.Allow && req.GetDecision() != audit.Deny:
+		return f, nil, rpcerr.InvalidField("decision", `must be "allow" or "deny"`, nil)
+	case req.GetToken() != "" && !isToken(req.GetToken()):
+		return f, nil, rpcerr.InvalidField("token", "must be 64 lower-case hex digits", nil)
+	}
+	if t := req.GetStartTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return f, nil, rpcerr.InvalidField("start_time", "must be a valid time", err)
+		}
+		f.From = t.AsTime()
+		reasons = append(reasons, "from "+f.From.UTC().Format("2006-01-02T15:04:05.000000Z"))
+	}
+	if t := req.GetEndTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return f, nil, rpcerr.InvalidField("end_time", "must be a valid time", err)
+		}
+		f.To = t.AsTime()
+		reasons = append(reasons, "to "+f.To.UTC().Format("2006-01-02T15:04:05.000000Z"))
+	}
+	f.Actor, f.Action, f.Dataset, f.Decision, f.Token = req.GetActor(), req.GetAction(), req.GetDataset(), req.GetDecision(), req.GetToken()
+	f.Start, f.Limit = uint64(req.GetStartSeq()), int(req.GetLimit())
+	for _, kv := range []struct{ name, v string }{
+		{"actor", f.Actor}, {"action", f.Action}, {"dataset", f.Dataset}, {"decision", f.Decision},
+	} {
+		if kv.v != "" {
+			reasons = append(reasons, kv.name+" "+kv.v)
+		}
+	}
+	if f.Token != "" {
+		reasons = append(reasons, "token "+f.Token[:8]+"…")
+	}
+	if f.Start > 0 {
+		reasons = append(reasons, "start_seq "+strconv.FormatUint(f.Start, 10))
+	}
+	if f.Limit > 0 {
+		reasons = append(reasons, "limit "+strconv.Itoa(f.Limit))
+	}
+	return f, reasons, nil
+}
+
+func isToken(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// notFound gives err, if it is the log's ErrNotFound, the NOT_FOUND class
+// with msg for the client.
+func notFound(err error, msg string) error {
+	if errors.Is(err, audit.ErrNotFound) {
+		return rpcerr.WithMessage(fmt.Errorf("%w: %w", store.ErrNotFound, err), msg)
+	}
+	return err
+}
+
+func entryToProto(seq uint64, enc []byte) *exchangev1.AuditEntry {
+	return &exchangev1.AuditEntry{Seq: int64(seq), Encoding: enc, LeafHash: merkle.LeafHash(enc).String()}
+}
+
+func hexHashes(hs []merkle.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return out
+}
