@@ -51,6 +51,9 @@ const (
 	KindGrant     = "grant"
 	KindLead      = "lead"
 	KindPrincipal = "principal"
+	// KindLog is the audit log itself, read by auditors: the ID says what
+	// was read, e.g. "entries", "entry/12", "checkpoint".
+	KindLog = "log"
 )
 
 // Decision effects.
@@ -186,7 +189,7 @@ var (
 	hexRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-var kinds = []string{KindDataset, KindBatch, KindRequest, KindGrant, KindLead, KindPrincipal}
+var kinds = []string{KindDataset, KindBatch, KindRequest, KindGrant, KindLead, KindPrincipal, KindLog}
 
 // normalize returns e with its sets sorted and deduplicated, its time in
 // UTC at microsecond precision and nil lists made empty.

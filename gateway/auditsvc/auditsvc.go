@@ -195,6 +195,7 @@ func (s *Service) record(ctx context.Context, caller *authn.Caller, what string,
 	e := audit.Entry{
 		Actor:    actor,
 		Action:   audit.ActionAuditRead,
+		Resource: audit.Resource{Kind: audit.KindLog, ID: what},
 		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{"the caller holds the auditor role", "read " + what}, details...)},
 		Result:   audit.Result{Status: audit.StatusOK},
 	}
