@@ -61,19 +61,26 @@ type datasetsService struct {
 
 var _ exchangev1.DatasetsServer = (*datasetsService)(nil)
 
+// batchKeyViolations reports what is wrong with a request's dataset and
+// batch ID, the two fields that name a batch.
+func batchKeyViolations(dataset, batchID string) []rpcerr.Violation {
+	var vs []rpcerr.Violation
+	if dataset == "" {
+		vs = append(vs, rpcerr.Violation{Field: "dataset", Description: "required"})
+	}
+	if problem := checkBatchID(batchID); problem != "" {
+		vs = append(vs, rpcerr.Violation{Field: "batch_id", Description: problem})
+	}
+	return vs
+}
+
 // PushBatch implements exchangev1.DatasetsServer.
 func (d *datasetsService) PushBatch(ctx context.Context, req *exchangev1.PushBatchRequest) (*exchangev1.PushBatchResponse, error) {
 	caller, ok := authn.FromContext(ctx)
 	if !ok {
 		return nil, fmt.Errorf("datasets: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
 	}
-	var vs []rpcerr.Violation
-	if req.GetDataset() == "" {
-		vs = append(vs, rpcerr.Violation{Field: "dataset", Description: "required"})
-	}
-	if problem := checkBatchID(req.GetBatchId()); problem != "" {
-		vs = append(vs, rpcerr.Violation{Field: "batch_id", Description: problem})
-	}
+	vs := batchKeyViolations(req.GetDataset(), req.GetBatchId())
 	if env := req.GetEnvelope(); env == nil || len(env.GetContent()) == 0 || len(env.GetSignature()) == 0 {
 		vs = append(vs, rpcerr.Violation{Field: "envelope", Description: "required, with content and signature"})
 	}
@@ -117,13 +124,7 @@ func (d *datasetsService) GetBatch(ctx context.Context, req *exchangev1.GetBatch
 	if !ok {
 		return nil, fmt.Errorf("datasets: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
 	}
-	var vs []rpcerr.Violation
-	if req.GetDataset() == "" {
-		vs = append(vs, rpcerr.Violation{Field: "dataset", Description: "required"})
-	}
-	if problem := checkBatchID(req.GetBatchId()); problem != "" {
-		vs = append(vs, rpcerr.Violation{Field: "batch_id", Description: problem})
-	}
+	vs := batchKeyViolations(req.GetDataset(), req.GetBatchId())
 	if len(vs) > 0 {
 		return nil, rpcerr.Invalid(vs...)
 	}
