@@ -56,6 +56,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Canceled", testCanceled},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentInsertBatch", testConcurrentInsertBatch},
+		{"AccessWorkflow", testAccessWorkflow},
+		{"ListRequests", testListRequests},
+		{"InvalidRequests", testInvalidRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
