@@ -1267,6 +1267,208 @@ func (x *DenyResponse) GetRequest() *AccessRequest {
 	return nil
 }
 
+// WithdrawRequestRequest withdraws a pending access request.
+type WithdrawRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request's identifier.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the requester withdraws it.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawRequestRequest) Reset() {
+	*x = WithdrawRequestRequest{}
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawRequestRequest) ProtoMessage() {}
+
+func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WithdrawRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *WithdrawRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// WithdrawRequestResponse is the request after it was withdrawn.
+type WithdrawRequestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request, withdrawn.
+	Request       *AccessRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawRequestResponse) Reset() {
+	*x = WithdrawRequestResponse{}
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawRequestResponse) ProtoMessage() {}
+
+func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawRequestResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawRequestResponse) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WithdrawRequestResponse) GetRequest() *AccessRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// RevokeGrantRequest revokes a grant.
+type RevokeGrantRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grant's identifier.
+	GrantId string `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// Why the grant is revoked.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeGrantRequest) Reset() {
+	*x = RevokeGrantRequest{}
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeGrantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeGrantRequest) ProtoMessage() {}
+
+func (x *RevokeGrantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeGrantRequest.ProtoReflect.Descriptor instead.
+func (*RevokeGrantRequest) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RevokeGrantRequest) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *RevokeGrantRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RevokeGrantResponse is the grant after it was revoked.
+type RevokeGrantResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The grant, revoked.
+	Grant         *Grant `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeGrantResponse) Reset() {
+	*x = RevokeGrantResponse{}
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeGrantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeGrantResponse) ProtoMessage() {}
+
+func (x *RevokeGrantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeGrantResponse.ProtoReflect.Descriptor instead.
+func (*RevokeGrantResponse) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeGrantResponse) GetGrant() *Grant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
 // PullRequest pulls the rows of a grant.
 type PullRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1278,7 +1480,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_qiao_exchange_v1_access_proto_msgTypes[15]
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1492,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_qiao_exchange_v1_access_proto_msgTypes[15]
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1505,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{15}
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PullRequest) GetGrantId() string {
@@ -1320,14 +1522,16 @@ type PullResponse struct {
 	// gateway (docs/envelope.md).
 	Envelope *Envelope `protobuf:"bytes,1,opt,name=envelope,proto3" json:"envelope,omitempty"`
 	// The number of rows in the envelope. int64: a string in JSON.
-	RowCount      int64 `protobuf:"varint,2,opt,name=row_count,json=rowCount,proto3" json:"row_count,omitempty"`
+	RowCount int64 `protobuf:"varint,2,opt,name=row_count,json=rowCount,proto3" json:"row_count,omitempty"`
+	// The grant after this pull: its pulls counted.
+	Grant         *Grant `protobuf:"bytes,3,opt,name=grant,proto3" json:"grant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_qiao_exchange_v1_access_proto_msgTypes[16]
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1543,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_qiao_exchange_v1_access_proto_msgTypes[16]
+	mi := &file_qiao_exchange_v1_access_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1556,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{16}
+	return file_qiao_exchange_v1_access_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PullResponse) GetEnvelope() *Envelope {
@@ -1367,6 +1571,13 @@ func (x *PullResponse) GetRowCount() int64 {
 		return x.RowCount
 	}
 	return 0
+}
+
+func (x *PullResponse) GetGrant() *Grant {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
 }
 
 var File_qiao_exchange_v1_access_proto protoreflect.FileDescriptor
@@ -1458,12 +1669,24 @@ const file_qiao_exchange_v1_access_proto_rawDesc = "" +
 	"request_id\x18\x01 \x01(\tB\x03\xe0A\x02R\trequestId\x12\x1b\n" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"I\n" +
 	"\fDenyResponse\x129\n" +
-	"\arequest\x18\x01 \x01(\v2\x1f.qiao.exchange.v1.AccessRequestR\arequest\"-\n" +
+	"\arequest\x18\x01 \x01(\v2\x1f.qiao.exchange.v1.AccessRequestR\arequest\"T\n" +
+	"\x16WithdrawRequestRequest\x12\"\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\x03\xe0A\x02R\trequestId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"T\n" +
+	"\x17WithdrawRequestResponse\x129\n" +
+	"\arequest\x18\x01 \x01(\v2\x1f.qiao.exchange.v1.AccessRequestR\arequest\"Q\n" +
+	"\x12RevokeGrantRequest\x12\x1e\n" +
+	"\bgrant_id\x18\x01 \x01(\tB\x03\xe0A\x02R\agrantId\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"D\n" +
+	"\x13RevokeGrantResponse\x12-\n" +
+	"\x05grant\x18\x01 \x01(\v2\x17.qiao.exchange.v1.GrantR\x05grant\"-\n" +
 	"\vPullRequest\x12\x1e\n" +
-	"\bgrant_id\x18\x01 \x01(\tB\x03\xe0A\x02R\agrantId\"c\n" +
+	"\bgrant_id\x18\x01 \x01(\tB\x03\xe0A\x02R\agrantId\"\x92\x01\n" +
 	"\fPullResponse\x126\n" +
 	"\benvelope\x18\x01 \x01(\v2\x1a.qiao.exchange.v1.EnvelopeR\benvelope\x12\x1b\n" +
-	"\trow_count\x18\x02 \x01(\x03R\browCount*\xb6\x01\n" +
+	"\trow_count\x18\x02 \x01(\x03R\browCount\x12-\n" +
+	"\x05grant\x18\x03 \x01(\v2\x17.qiao.exchange.v1.GrantR\x05grant*\xb6\x01\n" +
 	"\fRequestState\x12\x1d\n" +
 	"\x19REQUEST_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REQUEST_STATE_PENDING\x10\x01\x12\x1a\n" +
@@ -1483,14 +1706,16 @@ const file_qiao_exchange_v1_access_proto_rawDesc = "" +
 	"\x12GRANT_STATE_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13GRANT_STATE_EXPIRED\x10\x02\x12\x19\n" +
 	"\x15GRANT_STATE_EXHAUSTED\x10\x03\x12\x17\n" +
-	"\x13GRANT_STATE_REVOKED\x10\x042\xd2\x05\n" +
+	"\x13GRANT_STATE_REVOKED\x10\x042\xf0\a\n" +
 	"\x06Access\x12y\n" +
 	"\rCreateRequest\x12&.qiao.exchange.v1.CreateRequestRequest\x1a'.qiao.exchange.v1.CreateRequestResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/requests\x12z\n" +
 	"\n" +
 	"GetRequest\x12#.qiao.exchange.v1.GetRequestRequest\x1a$.qiao.exchange.v1.GetRequestResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/requests/{request_id}\x12s\n" +
 	"\fListRequests\x12%.qiao.exchange.v1.ListRequestsRequest\x1a&.qiao.exchange.v1.ListRequestsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/requests\x12|\n" +
 	"\aApprove\x12 .qiao.exchange.v1.ApproveRequest\x1a!.qiao.exchange.v1.ApproveResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/requests/{request_id}:approve\x12p\n" +
-	"\x04Deny\x12\x1d.qiao.exchange.v1.DenyRequest\x1a\x1e.qiao.exchange.v1.DenyResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/requests/{request_id}:deny\x12l\n" +
+	"\x04Deny\x12\x1d.qiao.exchange.v1.DenyRequest\x1a\x1e.qiao.exchange.v1.DenyResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/requests/{request_id}:deny\x12\x95\x01\n" +
+	"\x0fWithdrawRequest\x12(.qiao.exchange.v1.WithdrawRequestRequest\x1a).qiao.exchange.v1.WithdrawRequestResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/requests/{request_id}:withdraw\x12\x83\x01\n" +
+	"\vRevokeGrant\x12$.qiao.exchange.v1.RevokeGrantRequest\x1a%.qiao.exchange.v1.RevokeGrantResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/grants/{grant_id}:revoke\x12l\n" +
 	"\x04Pull\x12\x1d.qiao.exchange.v1.PullRequest\x1a\x1e.qiao.exchange.v1.PullResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/grants/{grant_id}:pullBBZ@github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1;exchangev1b\x06proto3"
 
 var (
@@ -1506,74 +1731,85 @@ func file_qiao_exchange_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_qiao_exchange_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_qiao_exchange_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_qiao_exchange_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_qiao_exchange_v1_access_proto_goTypes = []any{
-	(RequestState)(0),             // 0: qiao.exchange.v1.RequestState
-	(Masking)(0),                  // 1: qiao.exchange.v1.Masking
-	(GrantState)(0),               // 2: qiao.exchange.v1.GrantState
-	(*FieldMasking)(nil),          // 3: qiao.exchange.v1.FieldMasking
-	(*RowFilter)(nil),             // 4: qiao.exchange.v1.RowFilter
-	(*Approval)(nil),              // 5: qiao.exchange.v1.Approval
-	(*Grant)(nil),                 // 6: qiao.exchange.v1.Grant
-	(*AccessRequest)(nil),         // 7: qiao.exchange.v1.AccessRequest
-	(*CreateRequestRequest)(nil),  // 8: qiao.exchange.v1.CreateRequestRequest
-	(*CreateRequestResponse)(nil), // 9: qiao.exchange.v1.CreateRequestResponse
-	(*GetRequestRequest)(nil),     // 10: qiao.exchange.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),    // 11: qiao.exchange.v1.GetRequestResponse
-	(*ListRequestsRequest)(nil),   // 12: qiao.exchange.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),  // 13: qiao.exchange.v1.ListRequestsResponse
-	(*ApproveRequest)(nil),        // 14: qiao.exchange.v1.ApproveRequest
-	(*ApproveResponse)(nil),       // 15: qiao.exchange.v1.ApproveResponse
-	(*DenyRequest)(nil),           // 16: qiao.exchange.v1.DenyRequest
-	(*DenyResponse)(nil),          // 17: qiao.exchange.v1.DenyResponse
-	(*PullRequest)(nil),           // 18: qiao.exchange.v1.PullRequest
-	(*PullResponse)(nil),          // 19: qiao.exchange.v1.PullResponse
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
-	(*Envelope)(nil),              // 22: qiao.exchange.v1.Envelope
+	(RequestState)(0),               // 0: qiao.exchange.v1.RequestState
+	(Masking)(0),                    // 1: qiao.exchange.v1.Masking
+	(GrantState)(0),                 // 2: qiao.exchange.v1.GrantState
+	(*FieldMasking)(nil),            // 3: qiao.exchange.v1.FieldMasking
+	(*RowFilter)(nil),               // 4: qiao.exchange.v1.RowFilter
+	(*Approval)(nil),                // 5: qiao.exchange.v1.Approval
+	(*Grant)(nil),                   // 6: qiao.exchange.v1.Grant
+	(*AccessRequest)(nil),           // 7: qiao.exchange.v1.AccessRequest
+	(*CreateRequestRequest)(nil),    // 8: qiao.exchange.v1.CreateRequestRequest
+	(*CreateRequestResponse)(nil),   // 9: qiao.exchange.v1.CreateRequestResponse
+	(*GetRequestRequest)(nil),       // 10: qiao.exchange.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),      // 11: qiao.exchange.v1.GetRequestResponse
+	(*ListRequestsRequest)(nil),     // 12: qiao.exchange.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),    // 13: qiao.exchange.v1.ListRequestsResponse
+	(*ApproveRequest)(nil),          // 14: qiao.exchange.v1.ApproveRequest
+	(*ApproveResponse)(nil),         // 15: qiao.exchange.v1.ApproveResponse
+	(*DenyRequest)(nil),             // 16: qiao.exchange.v1.DenyRequest
+	(*DenyResponse)(nil),            // 17: qiao.exchange.v1.DenyResponse
+	(*WithdrawRequestRequest)(nil),  // 18: qiao.exchange.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil), // 19: qiao.exchange.v1.WithdrawRequestResponse
+	(*RevokeGrantRequest)(nil),      // 20: qiao.exchange.v1.RevokeGrantRequest
+	(*RevokeGrantResponse)(nil),     // 21: qiao.exchange.v1.RevokeGrantResponse
+	(*PullRequest)(nil),             // 22: qiao.exchange.v1.PullRequest
+	(*PullResponse)(nil),            // 23: qiao.exchange.v1.PullResponse
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 25: google.protobuf.Duration
+	(*Envelope)(nil),                // 26: qiao.exchange.v1.Envelope
 }
 var file_qiao_exchange_v1_access_proto_depIdxs = []int32{
 	1,  // 0: qiao.exchange.v1.FieldMasking.masking:type_name -> qiao.exchange.v1.Masking
-	20, // 1: qiao.exchange.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	24, // 1: qiao.exchange.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: qiao.exchange.v1.Grant.fields:type_name -> qiao.exchange.v1.FieldMasking
 	4,  // 3: qiao.exchange.v1.Grant.filter:type_name -> qiao.exchange.v1.RowFilter
-	20, // 4: qiao.exchange.v1.Grant.expire_time:type_name -> google.protobuf.Timestamp
+	24, // 4: qiao.exchange.v1.Grant.expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: qiao.exchange.v1.Grant.state:type_name -> qiao.exchange.v1.GrantState
 	3,  // 6: qiao.exchange.v1.AccessRequest.fields:type_name -> qiao.exchange.v1.FieldMasking
 	4,  // 7: qiao.exchange.v1.AccessRequest.filter:type_name -> qiao.exchange.v1.RowFilter
-	21, // 8: qiao.exchange.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
+	25, // 8: qiao.exchange.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
 	0,  // 9: qiao.exchange.v1.AccessRequest.state:type_name -> qiao.exchange.v1.RequestState
 	5,  // 10: qiao.exchange.v1.AccessRequest.approvals:type_name -> qiao.exchange.v1.Approval
 	6,  // 11: qiao.exchange.v1.AccessRequest.grant:type_name -> qiao.exchange.v1.Grant
-	20, // 12: qiao.exchange.v1.AccessRequest.create_time:type_name -> google.protobuf.Timestamp
-	20, // 13: qiao.exchange.v1.AccessRequest.update_time:type_name -> google.protobuf.Timestamp
+	24, // 12: qiao.exchange.v1.AccessRequest.create_time:type_name -> google.protobuf.Timestamp
+	24, // 13: qiao.exchange.v1.AccessRequest.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 14: qiao.exchange.v1.CreateRequestRequest.fields:type_name -> qiao.exchange.v1.FieldMasking
 	4,  // 15: qiao.exchange.v1.CreateRequestRequest.filter:type_name -> qiao.exchange.v1.RowFilter
-	21, // 16: qiao.exchange.v1.CreateRequestRequest.duration:type_name -> google.protobuf.Duration
+	25, // 16: qiao.exchange.v1.CreateRequestRequest.duration:type_name -> google.protobuf.Duration
 	7,  // 17: qiao.exchange.v1.CreateRequestResponse.request:type_name -> qiao.exchange.v1.AccessRequest
 	7,  // 18: qiao.exchange.v1.GetRequestResponse.request:type_name -> qiao.exchange.v1.AccessRequest
 	0,  // 19: qiao.exchange.v1.ListRequestsRequest.state:type_name -> qiao.exchange.v1.RequestState
 	7,  // 20: qiao.exchange.v1.ListRequestsResponse.requests:type_name -> qiao.exchange.v1.AccessRequest
 	7,  // 21: qiao.exchange.v1.ApproveResponse.request:type_name -> qiao.exchange.v1.AccessRequest
 	7,  // 22: qiao.exchange.v1.DenyResponse.request:type_name -> qiao.exchange.v1.AccessRequest
-	22, // 23: qiao.exchange.v1.PullResponse.envelope:type_name -> qiao.exchange.v1.Envelope
-	8,  // 24: qiao.exchange.v1.Access.CreateRequest:input_type -> qiao.exchange.v1.CreateRequestRequest
-	10, // 25: qiao.exchange.v1.Access.GetRequest:input_type -> qiao.exchange.v1.GetRequestRequest
-	12, // 26: qiao.exchange.v1.Access.ListRequests:input_type -> qiao.exchange.v1.ListRequestsRequest
-	14, // 27: qiao.exchange.v1.Access.Approve:input_type -> qiao.exchange.v1.ApproveRequest
-	16, // 28: qiao.exchange.v1.Access.Deny:input_type -> qiao.exchange.v1.DenyRequest
-	18, // 29: qiao.exchange.v1.Access.Pull:input_type -> qiao.exchange.v1.PullRequest
-	9,  // 30: qiao.exchange.v1.Access.CreateRequest:output_type -> qiao.exchange.v1.CreateRequestResponse
-	11, // 31: qiao.exchange.v1.Access.GetRequest:output_type -> qiao.exchange.v1.GetRequestResponse
-	13, // 32: qiao.exchange.v1.Access.ListRequests:output_type -> qiao.exchange.v1.ListRequestsResponse
-	15, // 33: qiao.exchange.v1.Access.Approve:output_type -> qiao.exchange.v1.ApproveResponse
-	17, // 34: qiao.exchange.v1.Access.Deny:output_type -> qiao.exchange.v1.DenyResponse
-	19, // 35: qiao.exchange.v1.Access.Pull:output_type -> qiao.exchange.v1.PullResponse
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	7,  // 23: qiao.exchange.v1.WithdrawRequestResponse.request:type_name -> qiao.exchange.v1.AccessRequest
+	6,  // 24: qiao.exchange.v1.RevokeGrantResponse.grant:type_name -> qiao.exchange.v1.Grant
+	26, // 25: qiao.exchange.v1.PullResponse.envelope:type_name -> qiao.exchange.v1.Envelope
+	6,  // 26: qiao.exchange.v1.PullResponse.grant:type_name -> qiao.exchange.v1.Grant
+	8,  // 27: qiao.exchange.v1.Access.CreateRequest:input_type -> qiao.exchange.v1.CreateRequestRequest
+	10, // 28: qiao.exchange.v1.Access.GetRequest:input_type -> qiao.exchange.v1.GetRequestRequest
+	12, // 29: qiao.exchange.v1.Access.ListRequests:input_type -> qiao.exchange.v1.ListRequestsRequest
+	14, // 30: qiao.exchange.v1.Access.Approve:input_type -> qiao.exchange.v1.ApproveRequest
+	16, // 31: qiao.exchange.v1.Access.Deny:input_type -> qiao.exchange.v1.DenyRequest
+	18, // 32: qiao.exchange.v1.Access.WithdrawRequest:input_type -> qiao.exchange.v1.WithdrawRequestRequest
+	20, // 33: qiao.exchange.v1.Access.RevokeGrant:input_type -> qiao.exchange.v1.RevokeGrantRequest
+	22, // 34: qiao.exchange.v1.Access.Pull:input_type -> qiao.exchange.v1.PullRequest
+	9,  // 35: qiao.exchange.v1.Access.CreateRequest:output_type -> qiao.exchange.v1.CreateRequestResponse
+	11, // 36: qiao.exchange.v1.Access.GetRequest:output_type -> qiao.exchange.v1.GetRequestResponse
+	13, // 37: qiao.exchange.v1.Access.ListRequests:output_type -> qiao.exchange.v1.ListRequestsResponse
+	15, // 38: qiao.exchange.v1.Access.Approve:output_type -> qiao.exchange.v1.ApproveResponse
+	17, // 39: qiao.exchange.v1.Access.Deny:output_type -> qiao.exchange.v1.DenyResponse
+	19, // 40: qiao.exchange.v1.Access.WithdrawRequest:output_type -> qiao.exchange.v1.WithdrawRequestResponse
+	21, // 41: qiao.exchange.v1.Access.RevokeGrant:output_type -> qiao.exchange.v1.RevokeGrantResponse
+	23, // 42: qiao.exchange.v1.Access.Pull:output_type -> qiao.exchange.v1.PullResponse
+	35, // [35:43] is the sub-list for method output_type
+	27, // [27:35] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_qiao_exchange_v1_access_proto_init() }
@@ -1588,7 +1824,7 @@ func file_qiao_exchange_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_qiao_exchange_v1_access_proto_rawDesc), len(file_qiao_exchange_v1_access_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

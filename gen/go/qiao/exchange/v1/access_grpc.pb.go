@@ -19,12 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Access_CreateRequest_FullMethodName = "/qiao.exchange.v1.Access/CreateRequest"
-	Access_GetRequest_FullMethodName    = "/qiao.exchange.v1.Access/GetRequest"
-	Access_ListRequests_FullMethodName  = "/qiao.exchange.v1.Access/ListRequests"
-	Access_Approve_FullMethodName       = "/qiao.exchange.v1.Access/Approve"
-	Access_Deny_FullMethodName          = "/qiao.exchange.v1.Access/Deny"
-	Access_Pull_FullMethodName          = "/qiao.exchange.v1.Access/Pull"
+	Access_CreateRequest_FullMethodName   = "/qiao.exchange.v1.Access/CreateRequest"
+	Access_GetRequest_FullMethodName      = "/qiao.exchange.v1.Access/GetRequest"
+	Access_ListRequests_FullMethodName    = "/qiao.exchange.v1.Access/ListRequests"
+	Access_Approve_FullMethodName         = "/qiao.exchange.v1.Access/Approve"
+	Access_Deny_FullMethodName            = "/qiao.exchange.v1.Access/Deny"
+	Access_WithdrawRequest_FullMethodName = "/qiao.exchange.v1.Access/WithdrawRequest"
+	Access_RevokeGrant_FullMethodName     = "/qiao.exchange.v1.Access/RevokeGrant"
+	Access_Pull_FullMethodName            = "/qiao.exchange.v1.Access/Pull"
 )
 
 // AccessClient is the client API for Access service.
@@ -34,10 +36,6 @@ const (
 // Access governs reading other agencies' data: a requester asks for a dataset
 // for a case, approvers decide, and an approved request becomes a grant the
 // requester pulls rows with. Every step is decided by policy and audited.
-//
-// The service is declared so that the API is complete; its methods answer
-// UNIMPLEMENTED until the access workflow (policy, approvals, grants and
-// pulls) is in place.
 //
 // (-- The service is named without the usual "Service" suffix, like the other
 // services of this package, whose full method names are part of the
@@ -60,6 +58,12 @@ type AccessClient interface {
 	Approve(ctx context.Context, in *ApproveRequest, opts ...grpc.CallOption) (*ApproveResponse, error)
 	// Deny refuses a pending request, with a reason.
 	Deny(ctx context.Context, in *DenyRequest, opts ...grpc.CallOption) (*DenyResponse, error)
+	// WithdrawRequest withdraws the caller's own pending request, with a
+	// reason.
+	WithdrawRequest(ctx context.Context, in *WithdrawRequestRequest, opts ...grpc.CallOption) (*WithdrawRequestResponse, error)
+	// RevokeGrant revokes a grant, with a reason: nothing more can be pulled
+	// with it. Approvers revoke grants.
+	RevokeGrant(ctx context.Context, in *RevokeGrantRequest, opts ...grpc.CallOption) (*RevokeGrantResponse, error)
 	// Pull returns the rows a grant allows, masked as it says, sealed to the
 	// requester's encryption key and signed by the gateway, once the pull's
 	// audit entry has committed.
@@ -124,6 +128,26 @@ func (c *accessClient) Deny(ctx context.Context, in *DenyRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *accessClient) WithdrawRequest(ctx context.Context, in *WithdrawRequestRequest, opts ...grpc.CallOption) (*WithdrawRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawRequestResponse)
+	err := c.cc.Invoke(ctx, Access_WithdrawRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accessClient) RevokeGrant(ctx context.Context, in *RevokeGrantRequest, opts ...grpc.CallOption) (*RevokeGrantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeGrantResponse)
+	err := c.cc.Invoke(ctx, Access_RevokeGrant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accessClient) Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PullResponse)
@@ -141,10 +165,6 @@ func (c *accessClient) Pull(ctx context.Context, in *PullRequest, opts ...grpc.C
 // Access governs reading other agencies' data: a requester asks for a dataset
 // for a case, approvers decide, and an approved request becomes a grant the
 // requester pulls rows with. Every step is decided by policy and audited.
-//
-// The service is declared so that the API is complete; its methods answer
-// UNIMPLEMENTED until the access workflow (policy, approvals, grants and
-// pulls) is in place.
 //
 // (-- The service is named without the usual "Service" suffix, like the other
 // services of this package, whose full method names are part of the
@@ -167,6 +187,12 @@ type AccessServer interface {
 	Approve(context.Context, *ApproveRequest) (*ApproveResponse, error)
 	// Deny refuses a pending request, with a reason.
 	Deny(context.Context, *DenyRequest) (*DenyResponse, error)
+	// WithdrawRequest withdraws the caller's own pending request, with a
+	// reason.
+	WithdrawRequest(context.Context, *WithdrawRequestRequest) (*WithdrawRequestResponse, error)
+	// RevokeGrant revokes a grant, with a reason: nothing more can be pulled
+	// with it. Approvers revoke grants.
+	RevokeGrant(context.Context, *RevokeGrantRequest) (*RevokeGrantResponse, error)
 	// Pull returns the rows a grant allows, masked as it says, sealed to the
 	// requester's encryption key and signed by the gateway, once the pull's
 	// audit entry has committed.
@@ -195,6 +221,12 @@ func (UnimplementedAccessServer) Approve(context.Context, *ApproveRequest) (*App
 }
 func (UnimplementedAccessServer) Deny(context.Context, *DenyRequest) (*DenyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Deny not implemented")
+}
+func (UnimplementedAccessServer) WithdrawRequest(context.Context, *WithdrawRequestRequest) (*WithdrawRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawRequest not implemented")
+}
+func (UnimplementedAccessServer) RevokeGrant(context.Context, *RevokeGrantRequest) (*RevokeGrantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeGrant not implemented")
 }
 func (UnimplementedAccessServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Pull not implemented")
@@ -310,6 +342,42 @@ func _Access_Deny_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Access_WithdrawRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServer).WithdrawRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Access_WithdrawRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServer).WithdrawRequest(ctx, req.(*WithdrawRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Access_RevokeGrant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeGrantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccessServer).RevokeGrant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Access_RevokeGrant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccessServer).RevokeGrant(ctx, req.(*RevokeGrantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Access_Pull_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PullRequest)
 	if err := dec(in); err != nil {
@@ -354,6 +422,14 @@ var Access_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Deny",
 			Handler:    _Access_Deny_Handler,
+		},
+		{
+			MethodName: "WithdrawRequest",
+			Handler:    _Access_WithdrawRequest_Handler,
+		},
+		{
+			MethodName: "RevokeGrant",
+			Handler:    _Access_RevokeGrant_Handler,
 		},
 		{
 			MethodName: "Pull",

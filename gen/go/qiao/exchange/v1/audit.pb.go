@@ -23,6 +23,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// IdentifierKind says what kind of identifier a token is computed for.
+type IdentifierKind int32
+
+const (
+	// Not set: a resident ID number.
+	IdentifierKind_IDENTIFIER_KIND_UNSPECIFIED IdentifierKind = 0
+	// A resident ID number (公民身份号码), normalised first (15 digits to 18,
+	// lower-case x).
+	IdentifierKind_IDENTIFIER_KIND_ID_NUMBER IdentifierKind = 1
+	// A unified social credit code (统一社会信用代码).
+	IdentifierKind_IDENTIFIER_KIND_CREDIT_CODE IdentifierKind = 2
+	// A person's name (姓名).
+	IdentifierKind_IDENTIFIER_KIND_NAME IdentifierKind = 3
+)
+
+// Enum value maps for IdentifierKind.
+var (
+	IdentifierKind_name = map[int32]string{
+		0: "IDENTIFIER_KIND_UNSPECIFIED",
+		1: "IDENTIFIER_KIND_ID_NUMBER",
+		2: "IDENTIFIER_KIND_CREDIT_CODE",
+		3: "IDENTIFIER_KIND_NAME",
+	}
+	IdentifierKind_value = map[string]int32{
+		"IDENTIFIER_KIND_UNSPECIFIED": 0,
+		"IDENTIFIER_KIND_ID_NUMBER":   1,
+		"IDENTIFIER_KIND_CREDIT_CODE": 2,
+		"IDENTIFIER_KIND_NAME":        3,
+	}
+)
+
+func (x IdentifierKind) Enum() *IdentifierKind {
+	p := new(IdentifierKind)
+	*p = x
+	return p
+}
+
+func (x IdentifierKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IdentifierKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_qiao_exchange_v1_audit_proto_enumTypes[0].Descriptor()
+}
+
+func (IdentifierKind) Type() protoreflect.EnumType {
+	return &file_qiao_exchange_v1_audit_proto_enumTypes[0]
+}
+
+func (x IdentifierKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IdentifierKind.Descriptor instead.
+func (IdentifierKind) EnumDescriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_audit_proto_rawDescGZIP(), []int{0}
+}
+
 // AuditEntry is one entry of the audit log as it was hashed.
 type AuditEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -658,6 +716,227 @@ func (x *GetConsistencyProofResponse) GetHashes() []string {
 	return nil
 }
 
+// ExportEntriesRequest selects the time range of an export.
+type ExportEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only entries logged at or after this time; unset for the first.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Only entries logged before this time; unset for the newest.
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesRequest) Reset() {
+	*x = ExportEntriesRequest{}
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesRequest) ProtoMessage() {}
+
+func (x *ExportEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ExportEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_audit_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExportEntriesRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ExportEntriesRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ExportEntriesResponse is an export.
+type ExportEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The export: JSON Lines, a header with the signed checkpoint, then one
+	// entry and its inclusion proof per line (docs/audit.md). Base64 in JSON.
+	Export []byte `protobuf:"bytes,1,opt,name=export,proto3" json:"export,omitempty"`
+	// The first entry's sequence number. int64: a string in JSON.
+	FirstSeq int64 `protobuf:"varint,2,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	// The number of entries. int64: a string in JSON.
+	Count         int64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportEntriesResponse) Reset() {
+	*x = ExportEntriesResponse{}
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportEntriesResponse) ProtoMessage() {}
+
+func (x *ExportEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ExportEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_audit_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ExportEntriesResponse) GetExport() []byte {
+	if x != nil {
+		return x.Export
+	}
+	return nil
+}
+
+func (x *ExportEntriesResponse) GetFirstSeq() int64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *ExportEntriesResponse) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// ComputeTokenRequest names an identifier.
+type ComputeTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identifier, e.g. an 18-digit resident ID number.
+	Value string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	// What kind of identifier it is.
+	Kind          IdentifierKind `protobuf:"varint,2,opt,name=kind,proto3,enum=qiao.exchange.v1.IdentifierKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeTokenRequest) Reset() {
+	*x = ComputeTokenRequest{}
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeTokenRequest) ProtoMessage() {}
+
+func (x *ComputeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeTokenRequest.ProtoReflect.Descriptor instead.
+func (*ComputeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_audit_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ComputeTokenRequest) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *ComputeTokenRequest) GetKind() IdentifierKind {
+	if x != nil {
+		return x.Kind
+	}
+	return IdentifierKind_IDENTIFIER_KIND_UNSPECIFIED
+}
+
+// ComputeTokenResponse is the identifier's token.
+type ComputeTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HMAC-SM3 token, 64 lower-case hex digits.
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComputeTokenResponse) Reset() {
+	*x = ComputeTokenResponse{}
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComputeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComputeTokenResponse) ProtoMessage() {}
+
+func (x *ComputeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_qiao_exchange_v1_audit_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComputeTokenResponse.ProtoReflect.Descriptor instead.
+func (*ComputeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_qiao_exchange_v1_audit_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ComputeTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 var File_qiao_exchange_v1_audit_proto protoreflect.FileDescriptor
 
 const file_qiao_exchange_v1_audit_proto_rawDesc = "" +
@@ -707,12 +986,32 @@ const file_qiao_exchange_v1_audit_proto_rawDesc = "" +
 	"\x05size1\x18\x01 \x01(\x03B\x03\xe0A\x02R\x05size1\x12\x19\n" +
 	"\x05size2\x18\x02 \x01(\x03B\x03\xe0A\x02R\x05size2\"5\n" +
 	"\x1bGetConsistencyProofResponse\x12\x16\n" +
-	"\x06hashes\x18\x01 \x03(\tR\x06hashes2\x89\x04\n" +
+	"\x06hashes\x18\x01 \x03(\tR\x06hashes\"\x88\x01\n" +
+	"\x14ExportEntriesRequest\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"b\n" +
+	"\x15ExportEntriesResponse\x12\x16\n" +
+	"\x06export\x18\x01 \x01(\fR\x06export\x12\x1b\n" +
+	"\tfirst_seq\x18\x02 \x01(\x03R\bfirstSeq\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"f\n" +
+	"\x13ComputeTokenRequest\x12\x19\n" +
+	"\x05value\x18\x01 \x01(\tB\x03\xe0A\x02R\x05value\x124\n" +
+	"\x04kind\x18\x02 \x01(\x0e2 .qiao.exchange.v1.IdentifierKindR\x04kind\",\n" +
+	"\x14ComputeTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token*\x8b\x01\n" +
+	"\x0eIdentifierKind\x12\x1f\n" +
+	"\x1bIDENTIFIER_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19IDENTIFIER_KIND_ID_NUMBER\x10\x01\x12\x1f\n" +
+	"\x1bIDENTIFIER_KIND_CREDIT_CODE\x10\x02\x12\x18\n" +
+	"\x14IDENTIFIER_KIND_NAME\x10\x032\x81\x06\n" +
 	"\x05Audit\x12x\n" +
 	"\fQueryEntries\x12%.qiao.exchange.v1.QueryEntriesRequest\x1a&.qiao.exchange.v1.QueryEntriesResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/audit/entries\x12r\n" +
 	"\bGetEntry\x12!.qiao.exchange.v1.GetEntryRequest\x1a\".qiao.exchange.v1.GetEntryResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/audit/entries/{seq}\x12~\n" +
 	"\rGetCheckpoint\x12&.qiao.exchange.v1.GetCheckpointRequest\x1a'.qiao.exchange.v1.GetCheckpointResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/audit/checkpoint\x12\x91\x01\n" +
-	"\x13GetConsistencyProof\x12,.qiao.exchange.v1.GetConsistencyProofRequest\x1a-.qiao.exchange.v1.GetConsistencyProofResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/audit/consistencyBBZ@github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1;exchangev1b\x06proto3"
+	"\x13GetConsistencyProof\x12,.qiao.exchange.v1.GetConsistencyProofRequest\x1a-.qiao.exchange.v1.GetConsistencyProofResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/audit/consistency\x12z\n" +
+	"\rExportEntries\x12&.qiao.exchange.v1.ExportEntriesRequest\x1a'.qiao.exchange.v1.ExportEntriesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit/export\x12z\n" +
+	"\fComputeToken\x12%.qiao.exchange.v1.ComputeTokenRequest\x1a&.qiao.exchange.v1.ComputeTokenResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/audit/tokensBBZ@github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1;exchangev1b\x06proto3"
 
 var (
 	file_qiao_exchange_v1_audit_proto_rawDescOnce sync.Once
@@ -726,40 +1025,53 @@ func file_qiao_exchange_v1_audit_proto_rawDescGZIP() []byte {
 	return file_qiao_exchange_v1_audit_proto_rawDescData
 }
 
-var file_qiao_exchange_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_qiao_exchange_v1_audit_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_qiao_exchange_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_qiao_exchange_v1_audit_proto_goTypes = []any{
-	(*AuditEntry)(nil),                  // 0: qiao.exchange.v1.AuditEntry
-	(*QueryEntriesRequest)(nil),         // 1: qiao.exchange.v1.QueryEntriesRequest
-	(*QueryEntriesResponse)(nil),        // 2: qiao.exchange.v1.QueryEntriesResponse
-	(*GetEntryRequest)(nil),             // 3: qiao.exchange.v1.GetEntryRequest
-	(*InclusionProof)(nil),              // 4: qiao.exchange.v1.InclusionProof
-	(*GetEntryResponse)(nil),            // 5: qiao.exchange.v1.GetEntryResponse
-	(*GetCheckpointRequest)(nil),        // 6: qiao.exchange.v1.GetCheckpointRequest
-	(*GetCheckpointResponse)(nil),       // 7: qiao.exchange.v1.GetCheckpointResponse
-	(*GetConsistencyProofRequest)(nil),  // 8: qiao.exchange.v1.GetConsistencyProofRequest
-	(*GetConsistencyProofResponse)(nil), // 9: qiao.exchange.v1.GetConsistencyProofResponse
-	(*timestamppb.Timestamp)(nil),       // 10: google.protobuf.Timestamp
+	(IdentifierKind)(0),                 // 0: qiao.exchange.v1.IdentifierKind
+	(*AuditEntry)(nil),                  // 1: qiao.exchange.v1.AuditEntry
+	(*QueryEntriesRequest)(nil),         // 2: qiao.exchange.v1.QueryEntriesRequest
+	(*QueryEntriesResponse)(nil),        // 3: qiao.exchange.v1.QueryEntriesResponse
+	(*GetEntryRequest)(nil),             // 4: qiao.exchange.v1.GetEntryRequest
+	(*InclusionProof)(nil),              // 5: qiao.exchange.v1.InclusionProof
+	(*GetEntryResponse)(nil),            // 6: qiao.exchange.v1.GetEntryResponse
+	(*GetCheckpointRequest)(nil),        // 7: qiao.exchange.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),       // 8: qiao.exchange.v1.GetCheckpointResponse
+	(*GetConsistencyProofRequest)(nil),  // 9: qiao.exchange.v1.GetConsistencyProofRequest
+	(*GetConsistencyProofResponse)(nil), // 10: qiao.exchange.v1.GetConsistencyProofResponse
+	(*ExportEntriesRequest)(nil),        // 11: qiao.exchange.v1.ExportEntriesRequest
+	(*ExportEntriesResponse)(nil),       // 12: qiao.exchange.v1.ExportEntriesResponse
+	(*ComputeTokenRequest)(nil),         // 13: qiao.exchange.v1.ComputeTokenRequest
+	(*ComputeTokenResponse)(nil),        // 14: qiao.exchange.v1.ComputeTokenResponse
+	(*timestamppb.Timestamp)(nil),       // 15: google.protobuf.Timestamp
 }
 var file_qiao_exchange_v1_audit_proto_depIdxs = []int32{
-	10, // 0: qiao.exchange.v1.QueryEntriesRequest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 1: qiao.exchange.v1.QueryEntriesRequest.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: qiao.exchange.v1.QueryEntriesResponse.entries:type_name -> qiao.exchange.v1.AuditEntry
-	0,  // 3: qiao.exchange.v1.GetEntryResponse.entry:type_name -> qiao.exchange.v1.AuditEntry
-	4,  // 4: qiao.exchange.v1.GetEntryResponse.proof:type_name -> qiao.exchange.v1.InclusionProof
-	10, // 5: qiao.exchange.v1.GetCheckpointResponse.sign_time:type_name -> google.protobuf.Timestamp
-	1,  // 6: qiao.exchange.v1.Audit.QueryEntries:input_type -> qiao.exchange.v1.QueryEntriesRequest
-	3,  // 7: qiao.exchange.v1.Audit.GetEntry:input_type -> qiao.exchange.v1.GetEntryRequest
-	6,  // 8: qiao.exchange.v1.Audit.GetCheckpoint:input_type -> qiao.exchange.v1.GetCheckpointRequest
-	8,  // 9: qiao.exchange.v1.Audit.GetConsistencyProof:input_type -> qiao.exchange.v1.GetConsistencyProofRequest
-	2,  // 10: qiao.exchange.v1.Audit.QueryEntries:output_type -> qiao.exchange.v1.QueryEntriesResponse
-	5,  // 11: qiao.exchange.v1.Audit.GetEntry:output_type -> qiao.exchange.v1.GetEntryResponse
-	7,  // 12: qiao.exchange.v1.Audit.GetCheckpoint:output_type -> qiao.exchange.v1.GetCheckpointResponse
-	9,  // 13: qiao.exchange.v1.Audit.GetConsistencyProof:output_type -> qiao.exchange.v1.GetConsistencyProofResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	15, // 0: qiao.exchange.v1.QueryEntriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 1: qiao.exchange.v1.QueryEntriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: qiao.exchange.v1.QueryEntriesResponse.entries:type_name -> qiao.exchange.v1.AuditEntry
+	1,  // 3: qiao.exchange.v1.GetEntryResponse.entry:type_name -> qiao.exchange.v1.AuditEntry
+	5,  // 4: qiao.exchange.v1.GetEntryResponse.proof:type_name -> qiao.exchange.v1.InclusionProof
+	15, // 5: qiao.exchange.v1.GetCheckpointResponse.sign_time:type_name -> google.protobuf.Timestamp
+	15, // 6: qiao.exchange.v1.ExportEntriesRequest.start_time:type_name -> google.protobuf.Timestamp
+	15, // 7: qiao.exchange.v1.ExportEntriesRequest.end_time:type_name -> google.protobuf.Timestamp
+	0,  // 8: qiao.exchange.v1.ComputeTokenRequest.kind:type_name -> qiao.exchange.v1.IdentifierKind
+	2,  // 9: qiao.exchange.v1.Audit.QueryEntries:input_type -> qiao.exchange.v1.QueryEntriesRequest
+	4,  // 10: qiao.exchange.v1.Audit.GetEntry:input_type -> qiao.exchange.v1.GetEntryRequest
+	7,  // 11: qiao.exchange.v1.Audit.GetCheckpoint:input_type -> qiao.exchange.v1.GetCheckpointRequest
+	9,  // 12: qiao.exchange.v1.Audit.GetConsistencyProof:input_type -> qiao.exchange.v1.GetConsistencyProofRequest
+	11, // 13: qiao.exchange.v1.Audit.ExportEntries:input_type -> qiao.exchange.v1.ExportEntriesRequest
+	13, // 14: qiao.exchange.v1.Audit.ComputeToken:input_type -> qiao.exchange.v1.ComputeTokenRequest
+	3,  // 15: qiao.exchange.v1.Audit.QueryEntries:output_type -> qiao.exchange.v1.QueryEntriesResponse
+	6,  // 16: qiao.exchange.v1.Audit.GetEntry:output_type -> qiao.exchange.v1.GetEntryResponse
+	8,  // 17: qiao.exchange.v1.Audit.GetCheckpoint:output_type -> qiao.exchange.v1.GetCheckpointResponse
+	10, // 18: qiao.exchange.v1.Audit.GetConsistencyProof:output_type -> qiao.exchange.v1.GetConsistencyProofResponse
+	12, // 19: qiao.exchange.v1.Audit.ExportEntries:output_type -> qiao.exchange.v1.ExportEntriesResponse
+	14, // 20: qiao.exchange.v1.Audit.ComputeToken:output_type -> qiao.exchange.v1.ComputeTokenResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_qiao_exchange_v1_audit_proto_init() }
@@ -772,13 +1084,14 @@ func file_qiao_exchange_v1_audit_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_qiao_exchange_v1_audit_proto_rawDesc), len(file_qiao_exchange_v1_audit_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   10,
+			NumEnums:      1,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_qiao_exchange_v1_audit_proto_goTypes,
 		DependencyIndexes: file_qiao_exchange_v1_audit_proto_depIdxs,
+		EnumInfos:         file_qiao_exchange_v1_audit_proto_enumTypes,
 		MessageInfos:      file_qiao_exchange_v1_audit_proto_msgTypes,
 	}.Build()
 	File_qiao_exchange_v1_audit_proto = out.File

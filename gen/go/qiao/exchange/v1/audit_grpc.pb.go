@@ -23,6 +23,8 @@ const (
 	Audit_GetEntry_FullMethodName            = "/qiao.exchange.v1.Audit/GetEntry"
 	Audit_GetCheckpoint_FullMethodName       = "/qiao.exchange.v1.Audit/GetCheckpoint"
 	Audit_GetConsistencyProof_FullMethodName = "/qiao.exchange.v1.Audit/GetConsistencyProof"
+	Audit_ExportEntries_FullMethodName       = "/qiao.exchange.v1.Audit/ExportEntries"
+	Audit_ComputeToken_FullMethodName        = "/qiao.exchange.v1.Audit/ComputeToken"
 )
 
 // AuditClient is the client API for Audit service.
@@ -56,6 +58,18 @@ type AuditClient interface {
 	// of the tree of size2. NOT_FOUND if size2 exceeds the log;
 	// INVALID_ARGUMENT if size1 exceeds size2.
 	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error)
+	// ExportEntries returns the entries logged in a time range that the
+	// latest checkpoint covers, with that signed checkpoint and an inclusion
+	// proof per entry, in the export format `qiao audit verify` checks offline
+	// (docs/audit.md). A checkpoint of the current tree is signed first, so
+	// the export reaches the newest entry. RESOURCE_EXHAUSTED if the export
+	// would exceed the gateway's message size: narrow the range.
+	ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (*ExportEntriesResponse, error)
+	// ComputeToken returns the HMAC-SM3 token of a personal identifier, the
+	// value audit entries and row filters carry instead of the identifier.
+	// The identifier is never stored or logged; the computation is audited
+	// with the token.
+	ComputeToken(ctx context.Context, in *ComputeTokenRequest, opts ...grpc.CallOption) (*ComputeTokenResponse, error)
 }
 
 type auditClient struct {
@@ -106,6 +120,26 @@ func (c *auditClient) GetConsistencyProof(ctx context.Context, in *GetConsistenc
 	return out, nil
 }
 
+func (c *auditClient) ExportEntries(ctx context.Context, in *ExportEntriesRequest, opts ...grpc.CallOption) (*ExportEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportEntriesResponse)
+	err := c.cc.Invoke(ctx, Audit_ExportEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditClient) ComputeToken(ctx context.Context, in *ComputeTokenRequest, opts ...grpc.CallOption) (*ComputeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ComputeTokenResponse)
+	err := c.cc.Invoke(ctx, Audit_ComputeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServer is the server API for Audit service.
 // All implementations must embed UnimplementedAuditServer
 // for forward compatibility.
@@ -137,6 +171,18 @@ type AuditServer interface {
 	// of the tree of size2. NOT_FOUND if size2 exceeds the log;
 	// INVALID_ARGUMENT if size1 exceeds size2.
 	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error)
+	// ExportEntries returns the entries logged in a time range that the
+	// latest checkpoint covers, with that signed checkpoint and an inclusion
+	// proof per entry, in the export format `qiao audit verify` checks offline
+	// (docs/audit.md). A checkpoint of the current tree is signed first, so
+	// the export reaches the newest entry. RESOURCE_EXHAUSTED if the export
+	// would exceed the gateway's message size: narrow the range.
+	ExportEntries(context.Context, *ExportEntriesRequest) (*ExportEntriesResponse, error)
+	// ComputeToken returns the HMAC-SM3 token of a personal identifier, the
+	// value audit entries and row filters carry instead of the identifier.
+	// The identifier is never stored or logged; the computation is audited
+	// with the token.
+	ComputeToken(context.Context, *ComputeTokenRequest) (*ComputeTokenResponse, error)
 	mustEmbedUnimplementedAuditServer()
 }
 
@@ -158,6 +204,12 @@ func (UnimplementedAuditServer) GetCheckpoint(context.Context, *GetCheckpointReq
 }
 func (UnimplementedAuditServer) GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetConsistencyProof not implemented")
+}
+func (UnimplementedAuditServer) ExportEntries(context.Context, *ExportEntriesRequest) (*ExportEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportEntries not implemented")
+}
+func (UnimplementedAuditServer) ComputeToken(context.Context, *ComputeTokenRequest) (*ComputeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ComputeToken not implemented")
 }
 func (UnimplementedAuditServer) mustEmbedUnimplementedAuditServer() {}
 func (UnimplementedAuditServer) testEmbeddedByValue()               {}
@@ -252,6 +304,42 @@ func _Audit_GetConsistencyProof_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Audit_ExportEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServer).ExportEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Audit_ExportEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServer).ExportEntries(ctx, req.(*ExportEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Audit_ComputeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ComputeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServer).ComputeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Audit_ComputeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServer).ComputeToken(ctx, req.(*ComputeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Audit_ServiceDesc is the grpc.ServiceDesc for Audit service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -274,6 +362,14 @@ var Audit_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetConsistencyProof",
 			Handler:    _Audit_GetConsistencyProof_Handler,
+		},
+		{
+			MethodName: "ExportEntries",
+			Handler:    _Audit_ExportEntries_Handler,
+		},
+		{
+			MethodName: "ComputeToken",
+			Handler:    _Audit_ComputeToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
