@@ -11,17 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/qiao-exchange/qiao/adapters/client"
 	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/config"
-	"github.com/qiao-exchange/qiao/crypto/ca"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
-	"github.com/qiao-exchange/qiao/crypto/gmtls"
-	"github.com/qiao-exchange/qiao/crypto/keystore"
-	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/gateway"
 	"github.com/qiao-exchange/qiao/gateway/push"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
@@ -112,41 +108,18 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 // demoPushes pushes one good and one bad batch as the police and reads both back.
 func demoPushes(ctx context.Context, dir string, a gateway.Addrs, w io.Writer) error {
 	const principal = "police." + region
-	ks, err := keystore.NewFile(filepath.Join(dir, "keys"))
+	cfg, err := client.FromDeployment(ctx, dir, principal)
 	if err != nil {
 		return err
 	}
-	key, err := keystore.LoadSM2(ctx, ks, "principals/"+principal+"/sign")
+	cfg.Address = a.GRPC.String()
+	c, err := client.Dial(cfg)
 	if err != nil {
 		return err
 	}
-	cert, err := readSM2Certificate(filepath.Join(dir, "certs", principal+".sign.pem"))
-	if err != nil {
-		return err
-	}
-	gwEnc, err := readSM2Certificate(filepath.Join(dir, "certs", "gateway.enc.pem"))
-	if err != nil {
-		return err
-	}
-	roots, err := readRoots(filepath.Join(dir, "certs", "ca-sm2.pem"))
-	if err != nil {
-		return err
-	}
-	tlcp, err := gmtls.ClientConfig(gmtls.KeyPair{Cert: cert, Key: key}, roots, "localhost")
-	if err != nil {
-		return err
-	}
-	signer, err := reqsig.NewSigner(reqsig.SignerConfig{Principal: principal, Key: key})
-	if err != nil {
-		return err
-	}
-	cc, err := grpc.NewClient(a.GRPC.String(), grpc.WithTransportCredentials(tlcp.TransportCredentials()),
-		grpc.WithUnaryInterceptor(signingInterceptor(signer)))
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	ds := exchangev1.NewDatasetsClient(cc)
+	defer c.Close()
+	key, gwEnc := cfg.Sign.Key, cfg.GatewayEnc
+	ds := c.Datasets
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
@@ -221,32 +194,4 @@ func demoDeaths(n int, bad bool) ([][]string, error) {
 		rows[2][2] = "2023-02-30"
 	}
 	return rows, nil
-}
-
-// signingInterceptor signs every gRPC call with s over the request message's
-// protobuf encoding, as docs/request-signing.md describes.
-func signingInterceptor(s *reqsig.Signer) grpc.UnaryClientInterceptor {
-	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		body, err := proto.Marshal(req.(proto.Message))
-		if err != nil {
-			return fmt.Errorf("encoding %s request: %w", method, err)
-		}
-		h, err := s.Sign(reqsig.GRPCMethod, method, body)
-		if err != nil {
-			return err
-		}
-		return invoker(h.OutgoingContext(ctx), method, req, reply, cc, opts...)
-	}
-}
-
-func readSM2Certificate(path string) (*ca.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	c, err := ca.ParseCertificatePEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
 }
