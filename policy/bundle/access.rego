@@ -1,0 +1,51 @@
+# Pushes, audit reads, principal management and model reads: the actions
+# decided by who the subject is alone.
+package qiao
+
+# dataset.push: agencies push their own kind's datasets.
+
+denials contains "仅机构可推送数据 / only agencies push datasets" if {
+	input.action == "dataset.push"
+	not is_kind("agency")
+}
+
+denials contains "机构只能推送本机构数据集 / an agency pushes only its own datasets" if {
+	input.action == "dataset.push"
+	not owns_resource
+}
+
+owns_resource if {
+	nonblank(input.resource.owner)
+	agency_kind == input.resource.owner
+}
+
+# audit.read: auditors only.
+
+denials contains "需要审计员角色 / auditor role required" if {
+	input.action == "audit.read"
+	not has_role("auditor")
+}
+
+# principal.manage: admins only.
+
+denials contains "需要管理员角色 / admin role required" if {
+	input.action == "principal.manage"
+	not has_role("admin")
+}
+
+# model.read: a model reads only the datasets it declared.
+
+denials contains "仅模型可执行 / only models run" if {
+	input.action == "model.read"
+	not is_kind("model")
+}
+
+denials contains "模型未声明该数据集 / dataset not declared by the model" if {
+	input.action == "model.read"
+	not declared_dataset
+}
+
+declared_dataset if {
+	nonblank(input.resource.dataset)
+	input.resource.dataset in input.subject.datasets
+}
