@@ -40,7 +40,12 @@ const (
 	ActionConfigReload      = "config.reload"
 	ActionPolicyReload      = "policy.reload"
 	ActionKeyCreate         = "key.create"
+	ActionKeyLoad           = "key.load"
 	ActionAuditRead         = "audit.read"
+	ActionAuditToken        = "audit.token"
+	ActionRequestDeny       = "request.deny"
+	ActionRequestWithdraw   = "request.withdraw"
+	ActionGrantRevoke       = "grant.revoke"
 )
 
 // Resource kinds.

@@ -67,6 +67,16 @@ func New(cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Export signs a checkpoint of the current tree if the latest does not
+// cover every entry, then writes the entries logged in [from, to) with it,
+// as the package's Export does.
+func (l *Log) Export(ctx context.Context, from, to time.Time, w io.Writer) (ExportSummary, error) {
+	if _, err := l.Checkpoint(ctx); err != nil {
+		return ExportSummary{}, err
+	}
+	return Export(ctx, l.db, from, to, w)
+}
+
 // Verifier returns the verifier of the log's checkpoints, whose String form
 // auditors keep.
 func (l *Log) Verifier() *checkpoint.Verifier { return l.verifier }

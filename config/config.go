@@ -47,6 +47,8 @@ type Config struct {
 	Warehouse Warehouse `yaml:"warehouse"`
 	// Audit configures the tamper-evident audit log.
 	Audit Audit `yaml:"audit"`
+	// Policy says which policy bundle decides access.
+	Policy Policy `yaml:"policy"`
 	// Server says where the gateway listens and how it shuts down.
 	Server Server `yaml:"server"`
 	// Limits bound what one call or one caller can make the gateway do.
@@ -127,6 +129,17 @@ type Audit struct {
 	// CheckpointInterval is how often a signed checkpoint is issued while
 	// entries are appended.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Policy configures the policy engine.
+type Policy struct {
+	// Dir is a directory of Rego files (package qiao) that replaces the
+	// built-in bundle; empty for the built-in one. See docs/policy.md.
+	Dir string `yaml:"dir"`
+	// ReloadInterval is how often Dir is checked for changes; a changed
+	// bundle that compiles replaces the one in force, and every reload is
+	// audited.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
 }
 
 type Warehouse struct {
@@ -217,6 +230,7 @@ func Default(dataDir string) Config {
 		Evidence:  Evidence{Dir: "evidence"},
 		Warehouse: Warehouse{Path: "warehouse.duckdb"},
 		Audit:     Audit{Origin: "qiao.local/audit", CheckpointInterval: time.Minute},
+		Policy:    Policy{ReloadInterval: 10 * time.Second},
 		Server: Server{
 			GRPCAddress:      "127.0.0.1:7443",
 			GRPCTransport:    TransportTLCP,
@@ -342,6 +356,9 @@ func (c Config) Validate() error {
 	errs = append(errs, unjoin(c.Limits.Validate())...)
 	if c.Audit.Origin == "" || strings.ContainsAny(c.Audit.Origin, " \t\n+") {
 		bad("audit.origin", "must be set, without spaces or '+'")
+	}
+	if c.Policy.ReloadInterval < time.Second || c.Policy.ReloadInterval > time.Hour {
+		bad("policy.reload_interval", "%s is outside 1s to 1h", c.Policy.ReloadInterval)
 	}
 	if c.Audit.CheckpointInterval < time.Second || c.Audit.CheckpointInterval > 24*time.Hour {
 		bad("audit.checkpoint_interval", "%s is outside 1s to 24h", c.Audit.CheckpointInterval)

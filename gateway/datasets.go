@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/catalogue"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
@@ -55,8 +56,11 @@ type datasetsService struct {
 	schemas *schema.Registry
 	policy  Policy
 	pusher  Pusher
-	now     func() time.Time
-	log     *slog.Logger
+	// audit and tx record pushes policy refused; audit may be nil.
+	audit Auditor
+	tx    func(ctx context.Context, fn func(tx *store.Tx) error) error
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 var _ exchangev1.DatasetsServer = (*datasetsService)(nil)
@@ -92,6 +96,11 @@ func (d *datasetsService) PushBatch(ctx context.Context, req *exchangev1.PushBat
 		return nil, rpcerr.WithMessage(fmt.Errorf("datasets: %w", err), "no such dataset")
 	}
 	dec, err := d.policy.Decide(ctx, PolicyInput{Subject: caller, Action: ActionPush, Dataset: ds, Time: d.now()})
+	if err != nil || !dec.Allow {
+		if aerr := d.recordRefusal(ctx, caller, ds, dec, req.GetBatchId()); aerr != nil {
+			return nil, aerr
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("datasets: policy failed, push refused: %w", err)
 	}
@@ -115,6 +124,37 @@ func (d *datasetsService) PushBatch(ctx context.Context, req *exchangev1.PushBat
 		return nil, fmt.Errorf("datasets: pushing %s: %w", ds.ID, err)
 	}
 	return &exchangev1.PushBatchResponse{Batch: catalogue.BatchToProto(b), Created: created}, nil
+}
+
+// recordRefusal appends the audit entry of a push policy refused, in its
+// own transaction. Without an audit log it records nothing.
+func (d *datasetsService) recordRefusal(ctx context.Context, caller *authn.Caller, ds *schema.Dataset, dec Decision, batchID string) error {
+	if d.audit == nil {
+		return nil
+	}
+	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
+	for _, r := range caller.Roles {
+		actor.Roles = append(actor.Roles, string(r))
+	}
+	reasons := dec.Reasons
+	if len(reasons) == 0 {
+		reasons = []string{"policy could not decide"}
+	}
+	e := audit.Entry{
+		Actor:    actor,
+		Action:   audit.ActionDatasetPush,
+		Resource: audit.Resource{Kind: audit.KindBatch, ID: batchID},
+		Dataset:  ds.ID,
+		Decision: audit.Decision{Effect: audit.Deny, Reasons: reasons, PolicyRevision: dec.Revision},
+		Result:   audit.Result{Status: audit.StatusError, Code: "PERMISSION_DENIED"},
+	}
+	if err := d.tx(ctx, func(tx *store.Tx) error {
+		_, err := d.audit.Append(ctx, tx, e)
+		return err
+	}); err != nil {
+		return fmt.Errorf("datasets: recording a refused push: %w", err)
+	}
+	return nil
 }
 
 // GetBatch implements exchangev1.DatasetsServer. A caller reads only the
@@ -151,12 +191,8 @@ func checkBatchID(id string) string {
 	return ""
 }
 
-// accessService declares the Access service so that clients, the REST
-// routes and the OpenAPI document have the whole API. Every method answers
-// UNIMPLEMENTED: requests, approvals, grants and pulls are the scope of issue
-// #5 ("Access governed by OPA"), which implements this service.
-type accessService struct {
+// unservedAccess is the Access service of a gateway configured without one
+// (tests of other parts): every method answers UNIMPLEMENTED.
+type unservedAccess struct {
 	exchangev1.UnimplementedAccessServer
 }
-
-var _ exchangev1.AccessServer = (*accessService)(nil)

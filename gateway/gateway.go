@@ -119,6 +119,9 @@ type Options struct {
 	// Pusher runs the push pipeline; nil answers PushBatch with
 	// UNIMPLEMENTED.
 	Pusher Pusher
+	// Access serves requests, approvals, grants and pulls
+	// (gateway/access); nil answers them with UNIMPLEMENTED.
+	Access exchangev1.AccessServer
 	// Nonces remembers the nonces of signed requests.
 	Nonces reqsig.NonceStore
 	// Audit is the audit log (*audit.Log): each directory change is
@@ -128,6 +131,9 @@ type Options struct {
 	// of directory changes made outside any call. When Audit also serves
 	// reads (auditsvc.Log, as *audit.Log does), the Audit service is served.
 	Audit Auditor
+	// Tokens computes identifiers' tokens (*fieldcrypt.Keys) for the Audit
+	// service's ComputeToken and the Access service's row filters.
+	Tokens auditsvc.Tokens
 
 	// Metrics takes and serves the metrics.
 	Metrics Metrics
@@ -155,7 +161,7 @@ type Server struct {
 	auditsvc  *auditsvc.Service // nil without an audit log
 	catalogue *catalogue.Service
 	datasets  *datasetsService
-	access    *accessService
+	access    exchangev1.AccessServer
 
 	tlcp  *gmtls.Config
 	tls13 *tls.Config
@@ -236,15 +242,20 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if l, ok := opts.Audit.(auditsvc.Log); ok {
-		if s.auditsvc, err = auditsvc.New(l, opts.Store, opts.Logger); err != nil {
+		if s.auditsvc, err = auditsvc.New(auditsvc.Config{Log: l, Store: opts.Store, Tokens: opts.Tokens,
+			MaxExport: opts.Limits.MaxMessageBytes, Logger: opts.Logger}); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
 	if s.catalogue, err = catalogue.New(opts.Schemas, opts.Store); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	s.datasets = &datasetsService{store: opts.Store, schemas: opts.Schemas, policy: opts.Policy, pusher: opts.Pusher, now: opts.Now, log: opts.Logger}
-	s.access = &accessService{}
+	s.datasets = &datasetsService{store: opts.Store, schemas: opts.Schemas, policy: opts.Policy, pusher: opts.Pusher,
+		audit: opts.Audit, tx: opts.Store.InTx, now: opts.Now, log: opts.Logger}
+	s.access = opts.Access
+	if s.access == nil {
+		s.access = unservedAccess{}
+	}
 
 	if s.tls13, err = gmtls.TLS13ServerConfig(opts.TLSCert, opts.TLSKey); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

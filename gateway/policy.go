@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/qiao-exchange/qiao/gateway/authn"
+	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
 )
@@ -76,6 +77,39 @@ func (OwnDatasets) Decide(_ context.Context, in PolicyInput) (Decision, error) {
 }
 
 var _ Policy = OwnDatasets{}
+
+// Engine is a policy engine deciding from policy's input document;
+// *policy.Engine is one.
+type Engine interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// EnginePolicy is the Policy of a gateway that runs a policy engine: it
+// hands the engine the input document of the call.
+type EnginePolicy struct {
+	Engine Engine
+}
+
+// Decide implements Policy. An engine error refuses, with its reasons.
+func (p EnginePolicy) Decide(ctx context.Context, in PolicyInput) (Decision, error) {
+	pin := policy.Input{Action: string(in.Action), Time: in.Time}
+	if c := in.Subject; c != nil {
+		pin.Subject = policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}
+		for _, r := range c.Roles {
+			pin.Subject.Roles = append(pin.Subject.Roles, string(r))
+		}
+	}
+	if ds := in.Dataset; ds != nil {
+		pin.Resource = policy.Resource{Dataset: ds.ID, Owner: ds.Owner, Classification: string(ds.Classification)}
+		for _, f := range ds.Fields {
+			pin.Resource.Fields = append(pin.Resource.Fields, policy.Field{Name: f.Name, PII: f.PII})
+		}
+	}
+	d, err := p.Engine.Decide(ctx, pin)
+	return Decision{Allow: d.Allow && err == nil, Reasons: d.Reasons, Revision: d.Revision}, err
+}
+
+var _ Policy = EnginePolicy{}
 
 // agencyKind returns the kind of an agency principal: police for
 // police.411528.

@@ -27,7 +27,7 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Verify and export the audit log (审计日志)",
 	}
-	c.AddCommand(newAuditVerifyCmd(), newAuditExportCmd())
+	c.AddCommand(newAuditVerifyCmd(), newAuditExportCmd(), newAuditTokenCmd(), newAuditQueryCmd())
 	return c
 }
 
@@ -179,19 +179,23 @@ func tampered(w io.Writer, err error) error {
 }
 
 func newAuditExportCmd() *cobra.Command {
-	var dbPath, from, to string
+	var (
+		dbPath, from, to string
+		cf               clientFlags
+	)
 	c := &cobra.Command{
-		Use:   "export --db PATH [--from TIME] [--to TIME] OUT",
+		Use:   "export (--db PATH | --as AUDITOR) [--from TIME] [--to TIME] OUT",
 		Short: "Export audit entries with their proofs for offline checking (导出审计日志)",
 		Long: `export writes the entries logged from --from (inclusive) to --to (exclusive) that the
 latest checkpoint covers, as JSON lines: a header with the signed checkpoint, then one
 line per entry with its inclusion proof. Times are RFC 3339 or YYYY-MM-DD (UTC); an
-omitted bound leaves that end open. "qiao audit verify OUT --key …" checks the file.`,
+omitted bound leaves that end open. "qiao audit verify OUT --key …" checks the file.
+
+With --db it reads the gateway's database file directly (an operator on the gateway's
+machine); otherwise it asks the gateway as an auditor (--as, default user:dave), which
+signs a checkpoint of the newest entries first and records the export in the log.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dbPath == "" {
-				return errors.New("--db is required (请指定 --db)")
-			}
 			lo, err := parseAuditTime(from)
 			if err != nil {
 				return fmt.Errorf("--from: %w", err)
@@ -199,6 +203,12 @@ omitted bound leaves that end open. "qiao audit verify OUT --key …" checks the
 			hi, err := parseAuditTime(to)
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
+			}
+			if dbPath == "" {
+				if _, err := os.Stat(args[0]); err == nil {
+					return fmt.Errorf("%s exists; an export is never written over a file", args[0])
+				}
+				return auditExportGateway(cmd.Context(), &cf, lo, hi, args[0], cmd.OutOrStdout())
 			}
 			if _, err := os.Stat(dbPath); err != nil {
 				return err
@@ -225,7 +235,8 @@ omitted bound leaves that end open. "qiao audit verify OUT --key …" checks the
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dbPath, "db", "", "the gateway's state database file")
+	c.Flags().StringVar(&dbPath, "db", "", "the gateway's state database file (else: through the gateway)")
+	cf.register(c, "user:dave")
 	c.Flags().StringVar(&from, "from", "", "first time, inclusive (RFC 3339 or YYYY-MM-DD)")
 	c.Flags().StringVar(&to, "to", "", "end time, exclusive (RFC 3339 or YYYY-MM-DD)")
 	return c

@@ -42,6 +42,11 @@ func newRootCmd() *cobra.Command {
 		newAuditCmd(),
 		newServeCmd(),
 		newDemoCmd(),
+		newRequestCmd(),
+		newDecideCmd(true),
+		newDecideCmd(false),
+		newGrantCmd(),
+		newPullCmd(),
 	)
 	return root
 }

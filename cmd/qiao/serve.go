@@ -25,9 +25,11 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/keystore"
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/gateway"
+	"github.com/qiao-exchange/qiao/gateway/access"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/directory"
 	"github.com/qiao-exchange/qiao/gateway/push"
+	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
 	"github.com/qiao-exchange/qiao/store/evidence"
@@ -102,13 +104,27 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err := seedPrincipals(ctx, cfg, db, roots, auditLog, log); err != nil {
 		return err
 	}
+	if err := recordKeyLoad(ctx, cfg, db, auditLog, id); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pusher, wh, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log)
+	pusher, wh, keys, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
+	engine, err := openPolicy(ctx, cfg, db, auditLog, id, log)
+	if err != nil {
+		return err
+	}
+	accessSvc, err := access.New(access.Config{
+		Store: db, Policy: engine, Audit: auditLog, Rows: wh, Schemas: schemas,
+		Sign: id.sign.Key, Roots: roots, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
 	// Checkpoints are issued until the gateway stops, and the loop has ended
 	// before the state store closes.
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -117,6 +133,14 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		defer close(runDone)
 		_ = auditLog.Run(runCtx, cfg.Audit.CheckpointInterval)
 	}()
+	if cfg.Policy.Dir != "" {
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			engine.Watch(runCtx, cfg.Policy.ReloadInterval)
+		}()
+		defer func() { stopRun(); <-watchDone }()
+	}
 	defer func() {
 		stopRun()
 		<-runDone
@@ -138,8 +162,10 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		Roots:     roots,
 		Store:     db,
 		Schemas:   schemas,
-		Policy:    gateway.OwnDatasets{},
+		Policy:    gateway.EnginePolicy{Engine: engine},
 		Pusher:    pusher,
+		Access:    accessSvc,
+		Tokens:    keys,
 		Audit:     auditLog,
 		Nonces:    reqsig.NewMemoryNonceStore(cfg.Auth.NonceCapacity, nil),
 		Metrics:   reg,
@@ -165,28 +191,28 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 // storage keys from the keystore, runs the warehouse's start-up recovery,
 // and returns the Pusher over them. The caller closes the warehouse.
 func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keystore, db *store.DB,
-	schemas *schema.Registry, id identity, roots []*ca.Certificate, auditLog *audit.Log, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, error) {
+	schemas *schema.Registry, id identity, roots []*ca.Certificate, auditLog *audit.Log, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, *fieldcrypt.Keys, error) {
 	master, err := keystore.LoadSecret(ctx, ks, fieldcrypt.MasterKeyName)
 	if err != nil {
-		return nil, nil, fmt.Errorf("存储主密钥不可用 the storage master key: %w", err)
+		return nil, nil, nil, fmt.Errorf("存储主密钥不可用 the storage master key: %w", err)
 	}
 	ev, err := evidence.Open(cfg.Path(cfg.Evidence.Dir), master)
 	clear(master)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the evidence directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("opening the evidence directory: %w", err)
 	}
 	keys, err := fieldcrypt.Load(ctx, ks)
 	if err != nil {
-		return nil, nil, fmt.Errorf("字段密钥不可用 the field keys: %w", err)
+		return nil, nil, nil, fmt.Errorf("字段密钥不可用 the field keys: %w", err)
 	}
 	wh, err := warehouse.Open(ctx, cfg.Path(cfg.Warehouse.Path), schemas, keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the warehouse: %w", err)
+		return nil, nil, nil, fmt.Errorf("opening the warehouse: %w", err)
 	}
 	rec, err := push.Recover(ctx, db, wh)
 	if err != nil {
 		wh.Close()
-		return nil, nil, fmt.Errorf("recovering unfinished pushes: %w", err)
+		return nil, nil, nil, fmt.Errorf("recovering unfinished pushes: %w", err)
 	}
 	if len(rec.Published)+len(rec.Removed) > 0 {
 		log.LogAttrs(ctx, slog.LevelWarn, "recovered unfinished pushes",
@@ -207,9 +233,87 @@ func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keysto
 	})
 	if err != nil {
 		wh.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, wh, nil
+	return p, wh, keys, nil
+}
+
+// recordKeyLoad writes to the audit log which keys the gateway started
+// with, by key ID, and from which keystore: a key rotation shows as a
+// change of IDs between starts.
+func recordKeyLoad(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity) error {
+	e := audit.Entry{
+		Actor:    audit.Actor{Principal: id.sign.Cert.Principal()},
+		Action:   audit.ActionKeyLoad,
+		Resource: audit.Resource{Kind: audit.KindPrincipal, ID: id.sign.Cert.Principal()},
+		Decision: audit.Decision{Effect: audit.Allow, Reasons: []string{
+			"keystore " + cfg.Keystore.Backend,
+			"sign key " + id.sign.Key.PublicKey().KeyID(),
+			"enc key " + id.enc.Key.PublicKey().KeyID(),
+			"tls key " + cfg.Principal + "/tls",
+			"storage master key " + fieldcrypt.MasterKeyName,
+		}},
+		Result: audit.Result{Status: audit.StatusOK},
+	}
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := auditLog.Append(ctx, tx, e)
+		return err
+	}); err != nil {
+		return fmt.Errorf("recording the keys loaded: %w", err)
+	}
+	return nil
+}
+
+// openPolicy loads the policy bundle cfg names (the built-in one when
+// none) and records the load in the audit log, as it records every later
+// reload: the bundle's digest, and why a refused bundle was refused.
+func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity, log *slog.Logger) (*policy.Engine, error) {
+	record := func(ctx context.Context, r policy.Reload, reason string) {
+		e := audit.Entry{
+			Actor:    audit.Actor{Principal: id.sign.Cert.Principal()},
+			Action:   audit.ActionPolicyReload,
+			Decision: audit.Decision{Effect: audit.Allow, Reasons: []string{reason}, PolicyRevision: r.Revision},
+			Result:   audit.Result{Status: audit.StatusOK},
+		}
+		if r.Previous != "" {
+			e.Decision.Reasons = append(e.Decision.Reasons, "previous revision "+r.Previous)
+		}
+		if r.Err != nil {
+			e.Decision.Effect = audit.Deny
+			e.Decision.Reasons = []string{"bundle refused, previous kept: " + r.Err.Error()}
+			e.Result = audit.Result{Status: audit.StatusError, Code: "INVALID_ARGUMENT"}
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := auditLog.Append(ctx, tx, e)
+			return err
+		}); err != nil {
+			log.ErrorContext(ctx, "recording a policy reload failed", slog.Any("err", err))
+		}
+	}
+	dir := ""
+	if cfg.Policy.Dir != "" {
+		dir = cfg.Path(cfg.Policy.Dir)
+	}
+	engine, err := policy.New(ctx, policy.Options{
+		Dir:    dir,
+		Logger: log,
+		OnReload: func(ctx context.Context, r policy.Reload) {
+			if r.Err == nil && r.Revision == r.Previous {
+				return
+			}
+			record(ctx, r, "policy bundle reloaded from "+dir)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("策略包无法加载 the policy bundle: %w", err)
+	}
+	where := "built-in bundle"
+	if dir != "" {
+		where = "bundle " + dir
+	}
+	record(ctx, policy.Reload{Revision: engine.Revision()}, "policy loaded at start: "+where)
+	log.InfoContext(ctx, "policy loaded", slog.String("bundle", where), slog.String("revision", engine.Revision()))
+	return engine, nil
 }
 
 // newLogger returns the logger cfg asks for.

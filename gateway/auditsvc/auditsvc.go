@@ -17,20 +17,26 @@
 package auditsvc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/audit/merkle"
+	"github.com/qiao-exchange/qiao/crypto/fieldcrypt"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
 )
 
@@ -43,7 +49,18 @@ type Log interface {
 	ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]merkle.Hash, error)
 	// Append appends an entry inside tx; an error must fail tx.
 	Append(ctx context.Context, tx audit.Tx, e audit.Entry) (uint64, error)
+	// Export writes the entries logged in [from, to) with a checkpoint
+	// covering the newest and their inclusion proofs (audit.Export).
+	Export(ctx context.Context, from, to time.Time, w io.Writer) (audit.ExportSummary, error)
 }
+
+// Tokens computes the HMAC-SM3 token of an identifier in a domain;
+// *fieldcrypt.Keys is one.
+type Tokens interface {
+	Token(domain, value string) string
+}
+
+var _ Tokens = (*fieldcrypt.Keys)(nil)
 
 var _ Log = (*audit.Log)(nil)
 
@@ -59,23 +76,44 @@ var _ Store = (*store.DB)(nil)
 // Service implements exchangev1.AuditServer.
 type Service struct {
 	exchangev1.UnimplementedAuditServer
-	log   Log
-	store Store
-	slog  *slog.Logger
+	log    Log
+	store  Store
+	tokens Tokens
+	slog   *slog.Logger
+	// maxExport bounds an export's size, in bytes.
+	maxExport int
 }
 
 var _ exchangev1.AuditServer = (*Service)(nil)
 
-// New returns the service over log, recording its reads through st. logger
-// receives one line per read; nil discards them.
-func New(log Log, st Store, logger *slog.Logger) (*Service, error) {
-	if log == nil || st == nil {
+// Config is what the service is made of.
+type Config struct {
+	// Log is the audit log; Store runs the transactions of audit.read
+	// entries. Both are required.
+	Log   Log
+	Store Store
+	// Tokens computes identifiers' tokens for ComputeToken, which answers
+	// UNAVAILABLE without it.
+	Tokens Tokens
+	// MaxExport bounds an export's size in bytes: the gateway's message
+	// limit. 64 MiB when 0.
+	MaxExport int
+	// Logger receives one line per read; nil discards them.
+	Logger *slog.Logger
+}
+
+// New returns the service cfg describes.
+func New(cfg Config) (*Service, error) {
+	if cfg.Log == nil || cfg.Store == nil {
 		return nil, errors.New("auditsvc: Log and Store are required")
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: log, store: st, slog: logger}, nil
+	if cfg.MaxExport <= 0 {
+		cfg.MaxExport = 64 << 20
+	}
+	return &Service{log: cfg.Log, store: cfg.Store, tokens: cfg.Tokens, slog: cfg.Logger, maxExport: cfg.MaxExport}, nil
 }
 
 // QueryEntries implements exchangev1.AuditServer.
@@ -185,17 +223,118 @@ func (s *Service) GetConsistencyProof(ctx context.Context, req *exchangev1.GetCo
 	return out, nil
 }
 
+// ExportEntries implements exchangev1.AuditServer.
+func (s *Service) ExportEntries(ctx context.Context, req *exchangev1.ExportEntriesRequest) (*exchangev1.ExportEntriesResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var from, to time.Time
+	var reasons []string
+	if t := req.GetStartTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return nil, rpcerr.InvalidField("start_time", "must be a valid time", err)
+		}
+		from = t.AsTime()
+		reasons = append(reasons, "from "+from.UTC().Format(time.RFC3339Nano))
+	}
+	if t := req.GetEndTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return nil, rpcerr.InvalidField("end_time", "must be a valid time", err)
+		}
+		to = t.AsTime()
+		reasons = append(reasons, "to "+to.UTC().Format(time.RFC3339Nano))
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil, rpcerr.InvalidField("end_time", "must be after start_time", nil)
+	}
+	w := &limitedBuffer{max: s.maxExport}
+	sum, err := s.log.Export(ctx, from, to, w)
+	if errors.Is(err, errExportTooLarge) {
+		return nil, rpcerr.WithMessage(fmt.Errorf("auditsvc: export: %w: over %d bytes", rpcerr.ErrResourceExhausted, s.maxExport),
+			"the export is larger than the gateway's message limit: narrow the time range")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditsvc: export: %w", err)
+	}
+	reasons = append(reasons, fmt.Sprintf("exported %d entries from %d, checkpoint size %d", sum.Count, sum.First, sum.Checkpoint.Size))
+	if err := s.record(ctx, caller, "export", reasons); err != nil {
+		return nil, err
+	}
+	return &exchangev1.ExportEntriesResponse{Export: w.buf.Bytes(), FirstSeq: int64(sum.First), Count: int64(sum.Count)}, nil
+}
+
+var errExportTooLarge = errors.New("export too large")
+
+// limitedBuffer is a bytes.Buffer that refuses to grow past max.
+type limitedBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		return 0, errExportTooLarge
+	}
+	return b.buf.Write(p)
+}
+
+// ComputeToken implements exchangev1.AuditServer.
+func (s *Service) ComputeToken(ctx context.Context, req *exchangev1.ComputeTokenRequest) (*exchangev1.ComputeTokenResponse, error) {
+	caller, err := requireAuditor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.tokens == nil {
+		return nil, fmt.Errorf("auditsvc: %w: no token keys configured", rpcerr.ErrUnavailable)
+	}
+	var domain, value string
+	switch req.GetKind() {
+	case exchangev1.IdentifierKind_IDENTIFIER_KIND_UNSPECIFIED, exchangev1.IdentifierKind_IDENTIFIER_KIND_ID_NUMBER:
+		domain = fieldcrypt.DomainIDNumber
+		value, err = schema.NormalizeIDNumber(req.GetValue())
+	case exchangev1.IdentifierKind_IDENTIFIER_KIND_CREDIT_CODE:
+		domain = fieldcrypt.DomainCreditCode
+		value, err = schema.NormalizeCreditCode(req.GetValue())
+	case exchangev1.IdentifierKind_IDENTIFIER_KIND_NAME:
+		domain = fieldcrypt.DomainName
+		value = strings.TrimSpace(req.GetValue())
+		if value == "" || !utf8.ValidString(value) || utf8.RuneCountInString(value) > 64 {
+			err = errors.New("a name is 1 to 64 characters of valid UTF-8")
+		}
+	default:
+		return nil, rpcerr.InvalidField("kind", "must be ID_NUMBER, CREDIT_CODE or NAME", nil)
+	}
+	if err != nil {
+		// The message names the problem, never the value.
+		return nil, rpcerr.InvalidField("value", "is not a valid identifier of its kind", err)
+	}
+	token := s.tokens.Token(domain, value)
+	if err := s.recordEntry(ctx, caller, audit.ActionAuditToken, "token",
+		[]string{"token of a " + strings.ReplaceAll(domain, "_", " ") + " computed"}, []string{token}); err != nil {
+		return nil, err
+	}
+	return &exchangev1.ComputeTokenResponse{Token: token}, nil
+}
+
 // record appends the audit.read entry of a read by caller of what, in its
 // own transaction. An error fails the call.
 func (s *Service) record(ctx context.Context, caller *authn.Caller, what string, details []string) error {
+	return s.recordEntry(ctx, caller, audit.ActionAuditRead, what, details, nil)
+}
+
+// recordEntry appends an entry of action by caller on the log's what, with
+// tokens, in its own transaction. An error fails the call.
+func (s *Service) recordEntry(ctx context.Context, caller *authn.Caller, action, what string, details, tokens []string) error {
 	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
 	for _, r := range caller.Roles {
 		actor.Roles = append(actor.Roles, string(r))
 	}
 	e := audit.Entry{
 		Actor:    actor,
-		Action:   audit.ActionAuditRead,
+		Action:   action,
 		Resource: audit.Resource{Kind: audit.KindLog, ID: what},
+		Tokens:   tokens,
 		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{"the caller holds the auditor role", "read " + what}, details...)},
 		Result:   audit.Result{Status: audit.StatusOK},
 	}

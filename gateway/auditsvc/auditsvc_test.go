@@ -46,7 +46,7 @@ func TestReadFailsClosed(t *testing.T) {
 	}
 	ctx = authn.NewContext(ctx, &authn.Caller{Principal: "user:dave", Roles: []store.Role{store.RoleAuditor}})
 
-	bad, err := auditsvc.New(failingAppend{l}, db, nil)
+	bad, err := auditsvc.New(auditsvc.Config{Log: failingAppend{l}, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestReadFailsClosed(t *testing.T) {
 		t.Fatalf("QueryEntries with a failing append: %v, %v", q, err)
 	}
 
-	good, err := auditsvc.New(l, db, nil)
+	good, err := auditsvc.New(auditsvc.Config{Log: l, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,380 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/qiao-exchange/qiao/adapters/client"
+	"github.com/qiao-exchange/qiao/crypto/envelope"
+	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/schema"
+)
+
+// client returns a signed client of the running gateway as principal.
+func (d *deployment) client(t testing.TB, principal string) *client.Client {
+	t.Helper()
+	cfg, err := client.FromDeployment(t.Context(), d.dir, principal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Address = d.addrs.GRPC.String()
+	c, err := client.Dial(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// settlementRows are n medins.settlements rows of distinct people of the
+// demo county.
+func settlementRows(t testing.TB, n int) [][]string {
+	t.Helper()
+	rows := make([][]string, n)
+	for i := range n {
+		first := fmt.Sprintf("%s1958%02d%02d%03d", region, 1+i%12, 1+i%28, 100+i)
+		c, err := schema.IDCheckDigit(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[i] = []string{fmt.Sprintf("JS2026%05d", i), first + string(c), "王小" + string(rune('明'+i)), "息县人民医院",
+			"2026-03-0" + fmt.Sprint(1+i%9), "2026-03-15", "S72.001", "股骨颈骨折", "是", "12000.50", "8400.00"}
+	}
+	return rows
+}
+
+// pushRows pushes rows of dataset as principal through the client.
+func pushRows(t testing.TB, c *client.Client, dataset, batchID string, fields []string, rows [][]string) {
+	t.Helper()
+	p := &exchangev1.BatchPayload{Fields: fields}
+	for _, r := range rows {
+		p.Rows = append(p.Rows, &exchangev1.BatchPayload_Row{Values: r})
+	}
+	body, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Config()
+	env, err := envelope.Seal(cfg.Sign.Key, cfg.GatewayEnc.PublicKey(), envelope.AssociatedData{
+		Dataset: dataset, BatchID: batchID, ContentType: client.PullContentType}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Datasets.PushBatch(t.Context(), &exchangev1.PushBatchRequest{Dataset: dataset, BatchId: batchID, Envelope: env})
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	if got := resp.GetBatch().GetState(); got != exchangev1.BatchState_BATCH_STATE_COMMITTED {
+		t.Fatalf("push: batch %v", got)
+	}
+}
+
+func wantCode(t *testing.T, what string, err error, code codes.Code) {
+	t.Helper()
+	if status.Code(err) != code {
+		t.Fatalf("%s: %v, want %v", what, err, code)
+	}
+}
+
+// TestAccessWorkflow is issue #5's walk-through on a running gateway: alice
+// (procuratorate) requests medical-insurance settlements for a case, bob
+// and carol approve, alice pulls masked rows, and every step is on the
+// audit log.
+func TestAccessWorkflow(t *testing.T) {
+	d := serveDeployment(t)
+	ctx := t.Context()
+	medins, alice, bob, carol, dave := d.client(t, "medins."+region), d.client(t, "user:alice"),
+		d.client(t, "user:bob"), d.client(t, "user:carol"), d.client(t, "user:dave")
+	fields := []string{"settlement_no", "id_number", "name", "hospital", "admission_date", "discharge_date",
+		"diagnosis_code", "diagnosis_name", "injury", "total_cost", "fund_paid"}
+	rows := settlementRows(t, 5)
+	pushRows(t, medins, "medins.settlements", "ms-2026-03", fields, rows)
+	// Another agency's dataset is refused, and the refusal audited.
+	police := d.client(t, "police."+region)
+	pcfg := police.Config()
+	env, err := envelope.Seal(pcfg.Sign.Key, pcfg.GatewayEnc.PublicKey(), envelope.AssociatedData{
+		Dataset: "medins.settlements", BatchID: "not-ours", ContentType: client.PullContentType}, []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = police.Datasets.PushBatch(ctx, &exchangev1.PushBatchRequest{Dataset: "medins.settlements", BatchId: "not-ours", Envelope: env})
+	wantCode(t, "police pushing medins.settlements", err, codes.PermissionDenied)
+
+	create := &exchangev1.CreateRequestRequest{
+		Dataset: "medins.settlements", Purpose: "核查医保基金第三方责任支付线索",
+		LegalBasis: "《中华人民共和国人民检察院组织法》第二十一条", CaseNumber: "(2026)豫1528民监12号",
+		Fields: []*exchangev1.FieldMasking{
+			{Field: "settlement_no"}, {Field: "id_number"}, {Field: "name"}, {Field: "fund_paid"},
+		},
+		MaxPulls: 1,
+	}
+
+	// Without a legal basis the request is denied, with the reason.
+	noBasis := proto.Clone(create).(*exchangev1.CreateRequestRequest)
+	noBasis.LegalBasis = ""
+	var r *exchangev1.CreateRequestResponse
+	r, err = alice.Access.CreateRequest(ctx, noBasis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetRequest().GetState() != exchangev1.RequestState_REQUEST_STATE_DENIED || !strings.Contains(strings.Join(r.GetRequest().GetReasons(), " "), "法律依据") {
+		t.Fatalf("a request without legal basis: %v %v", r.GetRequest().GetState(), r.GetRequest().GetReasons())
+	}
+
+	r, err = alice.Access.CreateRequest(ctx, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := r.GetRequest()
+	if req.GetState() != exchangev1.RequestState_REQUEST_STATE_PENDING || req.GetApprovalsRequired() != 2 {
+		t.Fatalf("request: %v, needs %d approvals; want pending, 2 (sensitive data)", req.GetState(), req.GetApprovalsRequired())
+	}
+	id := req.GetRequestId()
+
+	// No grant before approval: nothing to pull.
+	_, err = alice.Access.Pull(ctx, &exchangev1.PullRequest{GrantId: id})
+	wantCode(t, "a pull before approval", err, codes.NotFound)
+
+	ap, err := bob.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: id, Reason: "案件办理需要"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.GetRequest().GetState() != exchangev1.RequestState_REQUEST_STATE_PENDING || ap.GetRequest().GetGrant() != nil {
+		t.Fatalf("after one approval: %v, grant %v", ap.GetRequest().GetState(), ap.GetRequest().GetGrant())
+	}
+	_, err = bob.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: id, Reason: "again"})
+	wantCode(t, "bob approving twice", err, codes.PermissionDenied)
+	_, err = alice.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: id, Reason: "自批"})
+	wantCode(t, "alice approving her own request", err, codes.PermissionDenied)
+	_, err = dave.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: id, Reason: "auditor"})
+	wantCode(t, "an auditor approving", err, codes.PermissionDenied)
+
+	ap, err = carol.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: id, Reason: "同意调取"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant := ap.GetRequest().GetGrant()
+	if ap.GetRequest().GetState() != exchangev1.RequestState_REQUEST_STATE_APPROVED || grant == nil {
+		t.Fatalf("after two approvals: %v, grant %v", ap.GetRequest().GetState(), grant)
+	}
+
+	_, err = bob.Access.Pull(ctx, &exchangev1.PullRequest{GrantId: grant.GetGrantId()})
+	wantCode(t, "bob pulling alice's grant", err, codes.PermissionDenied)
+	_, err = dave.Access.Pull(ctx, &exchangev1.PullRequest{GrantId: grant.GetGrantId()})
+	wantCode(t, "an auditor pulling", err, codes.PermissionDenied)
+
+	p, err := alice.Pull(ctx, grant.GetGrantId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"settlement_no", "id_number", "name", "fund_paid"}; !slices.Equal(p.Fields, want) {
+		t.Fatalf("pulled fields %v, want exactly the granted %v", p.Fields, want)
+	}
+	if len(p.Rows) != len(rows) {
+		t.Fatalf("pulled %d rows, want %d", len(p.Rows), len(rows))
+	}
+	for i, row := range p.Rows {
+		id, name := rows[i][1], rows[i][2]
+		if want := id[:6] + "********" + id[14:]; row[1] != want {
+			t.Errorf("row %d id_number %q, want %q", i, row[1], want)
+		}
+		if want := string([]rune(name)[0]) + "**"; row[2] != want {
+			t.Errorf("row %d name %q, want %q", i, row[2], want)
+		}
+		if row[0] != rows[i][0] || row[3] != rows[i][10] {
+			t.Errorf("row %d = %v", i, row)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "pulled.csv")
+	if err := client.WritePulled(p, out, client.WriteOptions{Format: client.FormatCSV}); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(out); err != nil || !bytes.Contains(data, []byte("********")) || bytes.Contains(data, []byte(rows[0][1])) {
+		t.Fatalf("CSV written: %v\n%s", err, data)
+	}
+
+	// The grant allowed one pull.
+	_, err = alice.Access.Pull(ctx, &exchangev1.PullRequest{GrantId: grant.GetGrantId()})
+	wantCode(t, "a pull past the limit", err, codes.PermissionDenied)
+
+	// A grant of one second expires.
+	short := proto.Clone(create).(*exchangev1.CreateRequestRequest)
+	short.Dataset, short.Fields, short.Duration = "medins.settlements", []*exchangev1.FieldMasking{{Field: "settlement_no"}}, durationpb.New(time.Second)
+	r, err = alice.Access.CreateRequest(ctx, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{bob, carol} {
+		if ap, err = c.Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: r.GetRequest().GetRequestId(), Reason: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	_, err = alice.Access.Pull(ctx, &exchangev1.PullRequest{GrantId: ap.GetRequest().GetGrant().GetGrantId()})
+	wantCode(t, "a pull after expiry", err, codes.PermissionDenied)
+
+	// Each step is on the audit log.
+	q, err := dave.Audit.QueryEntries(ctx, &exchangev1.QueryEntriesRequest{Dataset: "medins.settlements"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, e := range q.GetEntries() {
+		var got struct {
+			Action string `json:"action"`
+			Actor  struct {
+				Principal string `json:"principal"`
+			} `json:"actor"`
+			Decision struct {
+				Effect         string `json:"effect"`
+				PolicyRevision string `json:"policy_revision"`
+			} `json:"decision"`
+		}
+		if err := json.Unmarshal(e.GetEncoding(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Decision.PolicyRevision == "" {
+			t.Errorf("entry %d (%s) has no policy revision", e.GetSeq(), got.Action)
+		}
+		steps = append(steps, got.Action+" "+got.Actor.Principal+" "+got.Decision.Effect)
+	}
+	for _, want := range []string{
+		"dataset.push medins." + region + " allow",
+		"dataset.push police." + region + " deny",
+		"request.create user:alice deny",
+		"request.create user:alice allow",
+		"dataset.pull user:alice deny",
+		"request.approve user:bob allow",
+		"request.approve user:bob deny",
+		"request.approve user:alice deny",
+		"request.approve user:dave deny",
+		"request.approve user:carol allow",
+		"dataset.pull user:bob deny",
+		"dataset.pull user:dave deny",
+		"dataset.pull user:alice allow",
+	} {
+		if !slices.Contains(steps, want) {
+			t.Errorf("no %q on the audit log; have:\n%s", want, strings.Join(steps, "\n"))
+		}
+	}
+	if n := count(steps, "dataset.pull user:alice deny"); n < 2 {
+		t.Errorf("%d refused pulls by alice on the log, want the one past the limit and the expired one", n)
+	}
+}
+
+func count(xs []string, x string) int {
+	n := 0
+	for _, y := range xs {
+		if y == x {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAccessCLI runs the same workflow through the qiao commands people
+// use: request create, approve, pull into a file, and the auditor's token,
+// query and export through the gateway, verified offline.
+func TestAccessCLI(t *testing.T) {
+	d := serveDeployment(t)
+	fields := []string{"settlement_no", "id_number", "name", "hospital", "admission_date", "discharge_date",
+		"diagnosis_code", "diagnosis_name", "injury", "total_cost", "fund_paid"}
+	rows := settlementRows(t, 3)
+	pushRows(t, d.client(t, "medins."+region), "medins.settlements", "ms-cli", fields, rows)
+	as := func(p string) []string {
+		return []string{"--dir", d.dir, "--gateway", d.addrs.GRPC.String(), "--as", p}
+	}
+
+	out, err := run(t, append([]string{"request", "create", "--dataset", "medins.settlements", "--purpose", "核查",
+		"--legal-basis", "《人民检察院组织法》第二十一条", "--case-number", "(2026)豫1528民监1号",
+		"--field", "settlement_no", "--field", "id_number:token", "--field", "fund_paid"}, as("user:alice")...)...)
+	if err != nil {
+		t.Fatalf("request create: %v\n%s", err, out)
+	}
+	id := strings.TrimSuffix(strings.Fields(strings.SplitN(out, "\n", 2)[0])[2], ":")
+	if !strings.HasPrefix(id, "R") || !strings.Contains(out, "待审批 pending") {
+		t.Fatalf("request create printed:\n%s", out)
+	}
+	if out, err = run(t, append([]string{"request", "create", "--dataset", "medins.settlements", "--purpose", "x",
+		"--case-number", "1", "--field", "settlement_no"}, as("user:alice")...)...); err == nil || !strings.Contains(out, "已驳回 denied") {
+		t.Fatalf("a request without legal basis: %v\n%s", err, out)
+	}
+	if out, err = run(t, append([]string{"approve", id}, as("user:bob")...)...); err == nil {
+		t.Fatalf("approve without --reason: %s", out)
+	}
+	for _, who := range []string{"user:bob", "user:carol"} {
+		if out, err = run(t, append([]string{"approve", id, "--reason", "同意"}, as(who)...)...); err != nil {
+			t.Fatalf("approve as %s: %v\n%s", who, err, out)
+		}
+	}
+	i := strings.Index(out, "授权 grant")
+	if i < 0 {
+		t.Fatalf("no grant after two approvals:\n%s", out)
+	}
+	grant := strings.TrimSuffix(strings.Fields(out[i:])[2], ",")
+	if out, err = run(t, append([]string{"request", "list"}, as("user:alice")...)...); err != nil || !strings.Contains(out, id) {
+		t.Fatalf("request list: %v\n%s", err, out)
+	}
+
+	file := filepath.Join(t.TempDir(), "pulled.xlsx")
+	if out, err = run(t, append([]string{"pull", "--grant", grant, "--out", file}, as("user:alice")...)...); err != nil {
+		t.Fatalf("pull: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "已调取 pulled 3 rows") {
+		t.Fatalf("pull printed:\n%s", out)
+	}
+	if out, err = run(t, append([]string{"pull", "--grant", grant, "--out", file + ".csv"}, as("user:alice")...)...); err != nil {
+		t.Fatalf("second pull (default 10 allowed): %v\n%s", err, out)
+	}
+	csvData, err := os.ReadFile(file + ".csv")
+	if err != nil || bytes.Contains(csvData, []byte(rows[0][1])) || !bytes.Contains(csvData, []byte("id_number")) {
+		t.Fatalf("pulled CSV holds a plaintext ID number, or no header: %v\n%s", err, csvData)
+	}
+
+	// The auditor finds alice's pull by the token of a person's ID number.
+	token, err := run(t, append([]string{"audit", "token", rows[0][1]}, as("user:dave")...)...)
+	if err != nil {
+		t.Fatalf("audit token: %v\n%s", err, token)
+	}
+	token = strings.TrimSpace(token)
+	if !bytes.Contains(csvData, []byte(token)) {
+		t.Fatalf("the token %s is not the token the pull returned for that person:\n%s", token, csvData)
+	}
+	if out, err = run(t, append([]string{"audit", "token", "411528195801011234"}, as("user:dave")...)...); err == nil {
+		t.Fatalf("a token of an invalid ID number: %s", out)
+	}
+	if out, err = run(t, append([]string{"audit", "token", rows[0][1]}, as("user:alice")...)...); err == nil {
+		t.Fatalf("a requester computing a token: %s", out)
+	}
+	out, err = run(t, append([]string{"audit", "query", "--action", "dataset.pull"}, as("user:dave")...)...)
+	if err != nil || strings.Count(out, `"action":"dataset.pull"`) != 2 {
+		t.Fatalf("audit query: %v\n%s", err, out)
+	}
+	out, err = run(t, append([]string{"audit", "query", "--token", token}, as("user:dave")...)...)
+	if err != nil || !strings.Contains(out, `"action":"audit.token"`) {
+		t.Fatalf("audit query --token: %v\n%s", err, out)
+	}
+
+	export := filepath.Join(t.TempDir(), "audit.jsonl")
+	if out, err = run(t, append([]string{"audit", "export", export}, as("user:dave")...)...); err != nil {
+		t.Fatalf("audit export through the gateway: %v\n%s", err, out)
+	}
+	if out, err = run(t, "audit", "verify", export, "--cert", filepath.Join(d.dir, "certs", "gateway.sign.pem")); err != nil {
+		t.Fatalf("audit verify of the export: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "export verified") {
+		t.Fatalf("audit verify printed:\n%s", out)
+	}
+}
