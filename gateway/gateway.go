@@ -21,8 +21,11 @@
 // gateway/rpcerr.
 //
 // It is not the push pipeline (opening envelopes, validating and storing
-// rows): that is a Pusher, injected. Nor is it the policy engine: the
-// built-in OwnDatasets policy only lets agencies push their own datasets.
+// rows): that is a Pusher, injected; nor the Access service (requests,
+// approvals, grants, pulls: gateway/access), injected too. Nor is it the
+// policy engine: pushes are decided by a Policy — EnginePolicy over the
+// policy package's engine in qiao serve, the built-in OwnDatasets (agencies
+// push their own datasets) when none is given.
 package gateway
 
 import (
