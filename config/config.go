@@ -26,6 +26,9 @@ import (
 
 // Config is qiao.yaml. Relative paths are relative to DataDir.
 type Config struct {
+	// File is the configuration file Load read, as an absolute path; empty
+	// for a Config made otherwise. It is not an option.
+	File string `yaml:"-"`
 	// DataDir holds the deployment: keys/, certs/ and state.
 	DataDir string `yaml:"data_dir"`
 	// Principal is the gateway's own principal name; its certificates are
@@ -278,7 +281,26 @@ func Load(path string) (Config, error) {
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.File = abs
 	return c, nil
+}
+
+// Changed lists the YAML paths of the options whose values differ between a
+// and b, in declaration order.
+func Changed(a, b Config) []string {
+	var va, vb []reflect.Value
+	collect := func(dst *[]reflect.Value) func(string, reflect.Value) error {
+		return func(_ string, v reflect.Value) error { *dst = append(*dst, v); return nil }
+	}
+	_ = walk(reflect.ValueOf(&a).Elem(), "", collect(&va))
+	_ = walk(reflect.ValueOf(&b).Elem(), "", collect(&vb))
+	var out []string
+	for i, k := range Keys() {
+		if !reflect.DeepEqual(va[i].Interface(), vb[i].Interface()) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Path resolves p against DataDir.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func TestTemplateDocumentsEveryOption(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default(filepath.Dir(p))
+	want.File = p
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("template differs from defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -113,5 +115,23 @@ func TestPath(t *testing.T) {
 	}
 	if got := c.Path("/etc/qiao/keys"); got != "/etc/qiao/keys" {
 		t.Errorf("absolute path changed: %s", got)
+	}
+}
+
+func TestChanged(t *testing.T) {
+	a := Default("/srv/qiao")
+	b := a
+	if got := Changed(a, b); len(got) != 0 {
+		t.Fatalf("Changed(a, a) = %v", got)
+	}
+	b.Log.Level = "debug"
+	b.Limits.Burst++
+	b.Keystore.Vault.Address = "https://vault.example:8200"
+	got := Changed(a, b)
+	want := []string{"keystore.vault.address", "log.level", "limits.burst"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Changed = %v, want %v", got, want)
 	}
 }

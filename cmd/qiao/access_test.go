@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -376,5 +377,67 @@ func TestAccessCLI(t *testing.T) {
 	}
 	if !strings.Contains(out, "export verified") {
 		t.Fatalf("audit verify printed:\n%s", out)
+	}
+}
+
+// TestConfigReload: SIGHUP makes the running gateway re-read qiao.yaml; the
+// log level applies at once, other changes at the next start, a broken file
+// is refused and the previous configuration kept — each reload on the audit
+// log with the file's digest.
+func TestConfigReload(t *testing.T) {
+	d := serveDeployment(t)
+	dave := d.client(t, "user:dave")
+	path := filepath.Join(d.dir, "qiao.yaml")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := func(n int) []string {
+		t.Helper()
+		var out []string
+		for range 100 {
+			q, err := dave.Audit.QueryEntries(t.Context(), &exchangev1.QueryEntriesRequest{Action: "config.reload"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = out[:0]
+			for _, e := range q.GetEntries() {
+				out = append(out, string(e.GetEncoding()))
+			}
+			if len(out) >= n {
+				return out
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%d config.reload entries, want %d: %v", len(out), n, out)
+		return nil
+	}
+
+	changed := strings.Replace(string(orig), "level: info", "level: debug", 1)
+	changed = strings.Replace(changed, "checkpoint_interval: 1m0s", "checkpoint_interval: 2m0s", 1)
+	if changed == string(orig) {
+		t.Fatal("the template has no log level or checkpoint interval to change")
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	got := reloads(1)
+	if !strings.Contains(got[0], `"applied: log.level"`) || !strings.Contains(got[0], "next start: audit.checkpoint_interval") ||
+		!strings.Contains(got[0], `"effect":"allow"`) {
+		t.Fatalf("reload entry: %s", got[0])
+	}
+
+	if err := os.WriteFile(path, []byte(changed+"\nno_such_option: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	got = reloads(2)
+	if !strings.Contains(got[1], `"effect":"deny"`) || !strings.Contains(got[1], "no_such_option") {
+		t.Fatalf("refused reload entry: %s", got[1])
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +75,7 @@ SIGINT or SIGTERM stops it gracefully within server.shutdown_timeout.`,
 // listening, if not nil, is called with the bound addresses once every
 // listener is bound.
 func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listening func(gateway.Addrs)) error {
-	log := newLogger(cfg.Log, logOut)
+	log, level := newLevelLogger(cfg.Log, logOut)
 
 	ks, err := openKeystore(ctx, cfg)
 	if err != nil {
@@ -177,6 +178,16 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.File != "" {
+		r := &configReloader{running: cfg, level: level, db: db, log: auditLog, actor: id.sign.Cert.Principal(), slog: log}
+		hup := notifyReload()
+		reloadDone := make(chan struct{})
+		go func() {
+			defer close(reloadDone)
+			r.watch(runCtx, hup)
+		}()
+		defer func() { signal.Stop(hup); stopRun(); <-reloadDone }()
 	}
 	if err := srv.Listen(); err != nil {
 		return err
@@ -318,15 +329,19 @@ func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *
 
 // newLogger returns the logger cfg asks for.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
-		level = slog.LevelInfo
-	}
+	l, _ := newLevelLogger(cfg, w)
+	return l
+}
+
+// newLevelLogger is newLogger with the level variable that sets its level.
+func newLevelLogger(cfg config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }
 
 // identity is the gateway's certificates and keys.
