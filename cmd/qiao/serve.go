@@ -327,13 +327,8 @@ func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *
 	return engine, nil
 }
 
-// newLogger returns the logger cfg asks for.
-func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	l, _ := newLevelLogger(cfg, w)
-	return l
-}
-
-// newLevelLogger is newLogger with the level variable that sets its level.
+// newLevelLogger returns the logger cfg asks for and the variable that
+// sets its level.
 func newLevelLogger(cfg config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.Level))
