@@ -33,7 +33,9 @@ func newDemoCmd() *cobra.Command {
 		Long: `demo creates a development deployment (as qiao init), starts the gateway on
 loopback ports, pushes a batch of police.deaths as police.411528 over GM-TLS with a
 signed request and an SM2/SM4 envelope, pushes a batch with bad rows that is
-refused, reads both back, stops the gateway and verifies the audit log.`,
+refused, reads both back; then user:alice requests the death records for a case, bob
+and carol approve, and alice pulls them masked into a CSV file; finally it stops the
+gateway and verifies the audit log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), dir, cmd.OutOrStdout())
@@ -78,6 +80,9 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 		a.GRPC, a.RESTTLS13, a.Admin, logFile.Name())
 
 	pushErr := demoPushes(ctx, dir, a, w)
+	if pushErr == nil {
+		pushErr = demoAccess(ctx, dir, a, w)
+	}
 	stop()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("the gateway: %w", err)
