@@ -45,6 +45,7 @@ const (
 	ActionAuditToken        = "audit.token"
 	ActionRequestDeny       = "request.deny"
 	ActionRequestWithdraw   = "request.withdraw"
+	ActionRequestExpire     = "request.expire"
 	ActionGrantRevoke       = "grant.revoke"
 )
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -121,7 +122,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	}
 	accessSvc, err := access.New(access.Config{
 		Store: db, Policy: engine, Audit: auditLog, Rows: wh, Schemas: schemas,
-		Sign: id.sign.Key, Roots: roots, Logger: log,
+		Sign: id.sign.Key, Roots: roots, Self: id.sign.Cert.Principal(), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -134,6 +135,12 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		defer close(runDone)
 		_ = auditLog.Run(runCtx, cfg.Audit.CheckpointInterval)
 	}()
+	expireDone := make(chan struct{})
+	go func() {
+		defer close(expireDone)
+		expirePending(runCtx, accessSvc, log)
+	}()
+	defer func() { stopRun(); <-expireDone }()
 	if cfg.Policy.Dir != "" {
 		watchDone := make(chan struct{})
 		go func() {
@@ -247,6 +254,25 @@ func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keysto
 		return nil, nil, nil, err
 	}
 	return p, wh, keys, nil
+}
+
+// expirePending expires access requests left undecided too long, at start
+// and every hour, until ctx ends.
+func expirePending(ctx context.Context, s *access.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.ExpirePending(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "expiring pending requests failed", slog.Any("err", err))
+		} else if n > 0 {
+			log.InfoContext(ctx, "pending requests expired", slog.Int("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // recordKeyLoad writes to the audit log which keys the gateway started

@@ -87,10 +87,18 @@ type Config struct {
 	Sign *sm2.PrivateKey
 	// Roots verify the requester's encryption certificate before data is
 	// sealed to it.
-	Roots  []*ca.Certificate
+	Roots []*ca.Certificate
+	// PendingTTL is how long a request may wait for approvers before it
+	// expires; DefaultPendingTTL when 0.
+	PendingTTL time.Duration
+	// Self is the gateway's principal, the actor of expiries.
+	Self   string
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// DefaultPendingTTL is how long a request waits for approvers by default.
+const DefaultPendingTTL = 30 * 24 * time.Hour
 
 // Service implements exchangev1.AccessServer.
 type Service struct {
@@ -112,7 +120,56 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PendingTTL <= 0 {
+		cfg.PendingTTL = DefaultPendingTTL
+	}
+	if cfg.Self == "" {
+		cfg.Self = "gateway"
+	}
 	return &Service{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// expireRevision names the built-in rule of expiry in audit entries.
+const expireRevision = "builtin:pending-expires"
+
+// ExpirePending moves every request pending for longer than PendingTTL to
+// expired, each with its audit entry, and returns how many it expired.
+func (s *Service) ExpirePending(ctx context.Context) (int, error) {
+	cutoff := s.cfg.Now().Add(-s.cfg.PendingTTL)
+	n := 0
+	for {
+		rs, err := s.cfg.Store.ListRequests(ctx, store.RequestQuery{State: store.RequestPending, Limit: 1000})
+		if err != nil {
+			return n, fmt.Errorf("access: listing pending requests: %w", err)
+		}
+		expired := 0
+		for _, r := range rs {
+			if !r.Created.Before(cutoff) {
+				continue
+			}
+			d := policy.Decision{Allow: true, Revision: expireRevision, Reasons: []string{
+				fmt.Sprintf("超过 %d 天未审批 / not decided within %s", int(s.cfg.PendingTTL.Hours()/24), s.cfg.PendingTTL)}}
+			err := s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.SetRequestState(ctx, r.ID, store.RequestExpired, d.Reasons, d.Revision); err != nil {
+					return err
+				}
+				e := s.entry(&authn.Caller{Principal: s.cfg.Self, Kind: store.KindServer}, audit.ActionRequestExpire, audit.KindRequest, r.ID, r.Dataset, d, nil, nil)
+				_, err := s.cfg.Audit.Append(ctx, tx, e)
+				return err
+			})
+			if errors.Is(err, store.ErrConflict) {
+				continue // decided meanwhile
+			}
+			if err != nil {
+				return n, fmt.Errorf("access: expiring request %s: %w", r.ID, err)
+			}
+			n++
+			expired++
+		}
+		if expired == 0 || len(rs) < 1000 {
+			return n, nil
+		}
+	}
 }
 
 // maskings maps the API's maskings to policy's names.

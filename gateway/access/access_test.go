@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/crypto/ca"
@@ -104,15 +105,24 @@ func (f fixedRows) Rows(_ context.Context, _ string, q warehouse.Query) ([]wareh
 	return out, nil
 }
 
-// TestPullFailsClosed: when the pull's audit entry cannot be appended, the
-// pull fails, returns no envelope and is not counted.
-func TestPullFailsClosed(t *testing.T) {
+// testEnv is a Service over a real state store and audit log, with alice
+// (requester, with an encryption certificate) and bob (approver).
+type testEnv struct {
+	svc    *Service
+	db     *store.DB
+	audit  *failingAudit
+	gwKey  *sm2.PrivateKey
+	encKey *sm2.PrivateKey
+	now    time.Time
+}
+
+func newTestEnv(t *testing.T) *testEnv {
 	ctx := t.Context()
 	db, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "state.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	gwKey, _ := sm2.GenerateKey()
 	l, err := audit.New(audit.Config{DB: db, Key: gwKey, Origin: "test/audit"})
 	if err != nil {
@@ -154,14 +164,28 @@ func TestPullFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fa := &failingAudit{log: l}
-	svc, err := New(Config{Store: db, Policy: engine, Audit: fa, Schemas: reg, Sign: gwKey, Roots: []*ca.Certificate{root.Certificate()},
-		Rows: fixedRows{rows: []warehouse.Row{{Values: []string{"FY1", "(2026)豫1528执1号"}}}}})
+	env := &testEnv{db: db, audit: &failingAudit{log: l}, gwKey: gwKey, encKey: encKey, now: time.Now()}
+	env.svc, err = New(Config{Store: db, Policy: engine, Audit: env.audit, Schemas: reg, Sign: gwKey, Roots: []*ca.Certificate{root.Certificate()},
+		Rows: fixedRows{rows: []warehouse.Row{{Values: []string{"FY1", "(2026)豫1528执1号"}}}}, Now: func() time.Time { return env.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := authn.NewContext(ctx, &authn.Caller{Principal: "user:alice", Kind: store.KindUser, Roles: []store.Role{store.RoleRequester}})
-	bob := authn.NewContext(ctx, &authn.Caller{Principal: "user:bob", Kind: store.KindUser, Roles: []store.Role{store.RoleApprover}})
+	return env
+}
+
+var (
+	aliceCaller = &authn.Caller{Principal: "user:alice", Kind: store.KindUser, Roles: []store.Role{store.RoleRequester}}
+	bobCaller   = &authn.Caller{Principal: "user:bob", Kind: store.KindUser, Roles: []store.Role{store.RoleApprover}}
+)
+
+// TestPullFailsClosed: when the pull's audit entry cannot be appended, the
+// pull fails, returns no envelope and is not counted.
+func TestPullFailsClosed(t *testing.T) {
+	ctx := t.Context()
+	env := newTestEnv(t)
+	svc, db, fa, gwKey, encKey := env.svc, env.db, env.audit, env.gwKey, env.encKey
+	alice := authn.NewContext(ctx, aliceCaller)
+	bob := authn.NewContext(ctx, bobCaller)
 	cr, err := svc.CreateRequest(alice, &exchangev1.CreateRequestRequest{Dataset: "court.enforcement_cases", Purpose: "监督",
 		LegalBasis: "《行政诉讼法》第十一条", CaseNumber: "(2026)豫1528行监1号", Fields: []*exchangev1.FieldMasking{{Field: "case_no"}}})
 	if err != nil {
@@ -197,5 +221,47 @@ func TestPullFailsClosed(t *testing.T) {
 	_, body, err := envelope.Open(resp.GetEnvelope(), encKey, gwKey.PublicKey())
 	if err != nil || len(body) == 0 || resp.GetRowCount() != 1 || resp.GetGrant().GetPulls() != 1 {
 		t.Fatalf("pull: %d rows, grant %v, open: %v", resp.GetRowCount(), resp.GetGrant(), err)
+	}
+}
+
+// TestExpirePending: a request left pending past PendingTTL expires, with
+// its audit entry; not before, and not a decided one.
+func TestExpirePending(t *testing.T) {
+	ctx := t.Context()
+	env := newTestEnv(t)
+	alice := authn.NewContext(ctx, aliceCaller)
+	create := func() string {
+		r, err := env.svc.CreateRequest(alice, &exchangev1.CreateRequestRequest{Dataset: "court.enforcement_cases", Purpose: "监督",
+			LegalBasis: "《行政诉讼法》第十一条", CaseNumber: "(2026)豫1528行监2号", Fields: []*exchangev1.FieldMasking{{Field: "case_no"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetRequest().GetRequestId()
+	}
+	old, decided := create(), create()
+	if _, err := env.svc.Deny(authn.NewContext(ctx, bobCaller), &exchangev1.DenyRequest{RequestId: decided, Reason: "不需要"}); err != nil {
+		t.Fatal(err)
+	}
+	start := env.now
+	env.now = start.Add(DefaultPendingTTL - time.Hour)
+	if n, err := env.svc.ExpirePending(ctx); err != nil || n != 0 {
+		t.Fatalf("ExpirePending before the TTL = %d, %v; want 0", n, err)
+	}
+	env.now = start.Add(DefaultPendingTTL + time.Hour)
+	n, err := env.svc.ExpirePending(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("ExpirePending = %d, %v; want 1", n, err)
+	}
+	for id, want := range map[string]store.RequestState{old: store.RequestExpired, decided: store.RequestDenied} {
+		if r, err := env.db.GetRequest(ctx, id); err != nil || r.State != want {
+			t.Errorf("request %s: %s, %v; want %s", id, r.State, err, want)
+		}
+	}
+	es, err := env.audit.log.Query(ctx, audit.Filter{Action: audit.ActionRequestExpire})
+	if err != nil || len(es) != 1 || es[0].Resource.ID != old || es[0].Decision.Effect != audit.Allow {
+		t.Fatalf("expiry entries: %+v, %v", es, err)
+	}
+	if n, err := env.svc.ExpirePending(ctx); err != nil || n != 0 {
+		t.Fatalf("a second sweep expired %d (%v)", n, err)
 	}
 }
