@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newDecideCmd(false),
 		newGrantCmd(),
 		newPullCmd(),
+		newSynthCmd(),
 	)
 	return root
 }
