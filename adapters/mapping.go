@@ -8,8 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -105,33 +103,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// headerKey is the form headers are compared in, the same as
-// schema.MatchHeader's: full-width forms folded, blanks removed, lower case,
-// without underscores, hyphens and the asterisks (* and ※) that mark
-// required columns in templates.
-//
-// The schema package does not export its own; keep the two in step.
+// headerKey is the form headers are compared in: schema.MatchHeader's,
+// after dropping the byte-order marks and zero-width spaces that exports
+// leave in header cells.
 func headerKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 0xFF01 && r <= 0xFF5E:
-			r -= 0xFEE0
-		case r == 0x3000 || r == '\uFEFF' || r == '\u200B' || unicode.IsSpace(r):
-			return -1
-		}
-		switch r {
-		case '_', '-', '*', '※':
-			return -1
-		}
-		if r < utf8.RuneSelf {
-			if 'A' <= r && r <= 'Z' {
-				return r + 'a' - 'A'
-			}
-			return r
-		}
-		return unicode.ToLower(r)
-	}, s)
+	return schema.HeaderKey(bomAndZeroWidth.Replace(s))
 }
+
+var bomAndZeroWidth = strings.NewReplacer("\uFEFF", "", "\u200B", "")
 
 // Check reports every dataset of the Agency's Aliases and Ignore lists that
 // reg does not define, every alias naming a field its dataset lacks, and

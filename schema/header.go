@@ -17,6 +17,11 @@ func MatchHeader(ds *Dataset, header string) (field string, ok bool) {
 	return field, ok
 }
 
+// HeaderKey is the form MatchHeader compares headers in: two headers with
+// the same key name the same column. Readers that keep their own header
+// tables (agencies' aliases, mapping files) key them with it.
+func HeaderKey(s string) string { return headerKey(s) }
+
 // headerKey is the form headers are compared in.
 func headerKey(s string) string {
 	s = enumKey(s)
