@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newGrantCmd(),
 		newPullCmd(),
 		newSynthCmd(),
+		newPushCmd(),
 	)
 	return root
 }
