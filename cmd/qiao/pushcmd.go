@@ -34,6 +34,8 @@ type pushOptions struct {
 	dryRun                    bool
 	report, mapping, sheet    string
 	stateDir, schemas         string
+	// onResult, if set, receives each file's result (the demo's summary).
+	onResult func(file string, r client.Result)
 }
 
 // pushExitInvalid is the exit status of a push that found problems in the
@@ -206,6 +208,9 @@ func pushRun(ctx context.Context, o pushOptions, files []string, stdout, stderr 
 		prog.finish()
 		rows, pushed, held = rows+res.Rows, pushed+res.Pushed, held+res.Pushed+res.Skipped+res.AlreadyStored
 		pushSummary(stdout, ds, res, shown, shownTotal, o.report != "")
+		if o.onResult != nil {
+			o.onResult(file, res)
+		}
 		switch {
 		case err == nil:
 			done++
