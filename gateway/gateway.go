@@ -134,6 +134,10 @@ type Options struct {
 	// of directory changes made outside any call. When Audit also serves
 	// reads (auditsvc.Log, as *audit.Log does), the Audit service is served.
 	Audit Auditor
+	// Engine, when set, is the policy engine that decides reads of the
+	// audit log (action audit.read) and changes of the directory
+	// (principal.manage); without it the auditor and admin roles do.
+	Engine Engine
 	// Tokens computes identifiers' tokens (*fieldcrypt.Keys) for the Audit
 	// service's ComputeToken and the Access service's row filters.
 	Tokens auditsvc.Tokens
@@ -240,13 +244,21 @@ func New(opts Options) (*Server, error) {
 	if opts.Sign.Cert != nil {
 		self = opts.Sign.Cert.Principal()
 	}
+	var dp directory.Policy
+	if opts.Engine != nil {
+		dp = opts.Engine
+	}
 	if s.directory, err = directory.New(directory.Config{Store: opts.Store, Roots: opts.Roots, Now: opts.Now, Logger: opts.Logger,
-		Audit: opts.Audit, Self: self}); err != nil {
+		Audit: opts.Audit, Self: self, Policy: dp}); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if l, ok := opts.Audit.(auditsvc.Log); ok {
+		var p auditsvc.Policy
+		if opts.Engine != nil {
+			p = opts.Engine
+		}
 		if s.auditsvc, err = auditsvc.New(auditsvc.Config{Log: l, Store: opts.Store, Tokens: opts.Tokens,
-			MaxExport: opts.Limits.MaxMessageBytes, Logger: opts.Logger}); err != nil {
+			MaxExport: opts.Limits.MaxMessageBytes, Policy: p, Logger: opts.Logger}); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}

@@ -359,6 +359,10 @@ func TestAccessCLI(t *testing.T) {
 	if out, err = run(t, append([]string{"audit", "token", rows[0][1]}, as("user:alice")...)...); err == nil {
 		t.Fatalf("a requester computing a token: %s", out)
 	}
+	out, err = run(t, append([]string{"audit", "query", "--action", "audit.read", "--decision", "deny"}, as("user:dave")...)...)
+	if err != nil || !strings.Contains(out, `"principal":"user:alice"`) || !strings.Contains(out, `"policy_revision":"sm3:`) {
+		t.Fatalf("alice's refused read of the log is not on it with the policy's revision: %v\n%s", err, out)
+	}
 	out, err = run(t, append([]string{"audit", "query", "--action", "dataset.pull"}, as("user:dave")...)...)
 	if err != nil || strings.Count(out, `"action":"dataset.pull"`) != 2 {
 		t.Fatalf("audit query: %v\n%s", err, out)
@@ -439,5 +443,33 @@ func TestConfigReload(t *testing.T) {
 	got = reloads(2)
 	if !strings.Contains(got[1], `"effect":"deny"`) || !strings.Contains(got[1], "no_such_option") {
 		t.Fatalf("refused reload entry: %s", got[1])
+	}
+}
+
+// TestPolicyDecidesDirectoryChanges: on a running gateway the policy
+// engine decides who changes the directory; the change carries its
+// revision and a refusal is on the log.
+func TestPolicyDecidesDirectoryChanges(t *testing.T) {
+	d := serveDeployment(t)
+	ctx := t.Context()
+	req := &exchangev1.SetPrincipalStatusRequest{Name: "user:carol", Status: exchangev1.PrincipalStatus_PRINCIPAL_STATUS_DISABLED}
+	_, err := d.client(t, "user:alice").Directory.SetPrincipalStatus(ctx, req)
+	wantCode(t, "a requester disabling a principal", err, codes.PermissionDenied)
+	if _, err := d.client(t, "user:erin").Directory.SetPrincipalStatus(ctx, req); err != nil {
+		t.Fatalf("the admin disabling a principal: %v", err)
+	}
+	dave := d.client(t, "user:dave")
+	for action, want := range map[string]string{"principal.manage": `"effect":"deny"`, "principal.disable": `"effect":"allow"`} {
+		q, err := dave.Audit.QueryEntries(ctx, &exchangev1.QueryEntriesRequest{Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(q.GetEntries()) != 1 {
+			t.Fatalf("%d %s entries, want 1", len(q.GetEntries()), action)
+		}
+		e := string(q.GetEntries()[0].GetEncoding())
+		if !strings.Contains(e, want) || !strings.Contains(e, `"policy_revision":"sm3:`) {
+			t.Errorf("%s entry: %s", action, e)
+		}
 	}
 }

@@ -171,6 +171,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		Store:     db,
 		Schemas:   schemas,
 		Policy:    gateway.EnginePolicy{Engine: engine},
+		Engine:    engine,
 		Pusher:    pusher,
 		Access:    accessSvc,
 		Tokens:    keys,

@@ -2,8 +2,10 @@
 // auditors — entries by filter, one entry with its inclusion proof, the
 // latest signed checkpoint and consistency proofs.
 //
-// Only callers holding the auditor role may call it; any other, admins
-// included, is refused with PERMISSION_DENIED. Every successful read is
+// Who may call it is policy's audit.read decision (the default bundle: the
+// auditor role), or without a policy the auditor role; any other caller,
+// admins included, is refused with PERMISSION_DENIED, and a refusal by
+// policy is itself recorded. Every successful read is
 // itself recorded as an audit.read entry, in its own store transaction,
 // before the answer is returned: if that entry cannot be appended the call
 // fails and nothing is returned. The log's resource kinds name no part of
@@ -23,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +39,7 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
 )
@@ -79,6 +83,7 @@ type Service struct {
 	log    Log
 	store  Store
 	tokens Tokens
+	policy Policy
 	slog   *slog.Logger
 	// maxExport bounds an export's size, in bytes.
 	maxExport int
@@ -98,8 +103,16 @@ type Config struct {
 	// MaxExport bounds an export's size in bytes: the gateway's message
 	// limit. 64 MiB when 0.
 	MaxExport int
+	// Policy decides who reads the log (action audit.read); without it,
+	// holders of the auditor role do.
+	Policy Policy
 	// Logger receives one line per read; nil discards them.
 	Logger *slog.Logger
+}
+
+// Policy decides; *policy.Engine is one.
+type Policy interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
 }
 
 // New returns the service cfg describes.
@@ -113,12 +126,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxExport <= 0 {
 		cfg.MaxExport = 64 << 20
 	}
-	return &Service{log: cfg.Log, store: cfg.Store, tokens: cfg.Tokens, slog: cfg.Logger, maxExport: cfg.MaxExport}, nil
+	return &Service{log: cfg.Log, store: cfg.Store, tokens: cfg.Tokens, policy: cfg.Policy, slog: cfg.Logger, maxExport: cfg.MaxExport}, nil
 }
 
 // QueryEntries implements exchangev1.AuditServer.
 func (s *Service) QueryEntries(ctx context.Context, req *exchangev1.QueryEntriesRequest) (*exchangev1.QueryEntriesResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +161,7 @@ func (s *Service) QueryEntries(ctx context.Context, req *exchangev1.QueryEntries
 
 // GetEntry implements exchangev1.AuditServer.
 func (s *Service) GetEntry(ctx context.Context, req *exchangev1.GetEntryRequest) (*exchangev1.GetEntryResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +191,7 @@ func (s *Service) GetEntry(ctx context.Context, req *exchangev1.GetEntryRequest)
 
 // GetCheckpoint implements exchangev1.AuditServer.
 func (s *Service) GetCheckpoint(ctx context.Context, _ *exchangev1.GetCheckpointRequest) (*exchangev1.GetCheckpointResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +213,7 @@ func (s *Service) GetCheckpoint(ctx context.Context, _ *exchangev1.GetCheckpoint
 
 // GetConsistencyProof implements exchangev1.AuditServer.
 func (s *Service) GetConsistencyProof(ctx context.Context, req *exchangev1.GetConsistencyProofRequest) (*exchangev1.GetConsistencyProofResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +238,7 @@ func (s *Service) GetConsistencyProof(ctx context.Context, req *exchangev1.GetCo
 
 // ExportEntries implements exchangev1.AuditServer.
 func (s *Service) ExportEntries(ctx context.Context, req *exchangev1.ExportEntriesRequest) (*exchangev1.ExportEntriesResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +294,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 // ComputeToken implements exchangev1.AuditServer.
 func (s *Service) ComputeToken(ctx context.Context, req *exchangev1.ComputeTokenRequest) (*exchangev1.ComputeTokenResponse, error) {
-	caller, err := requireAuditor(ctx)
+	caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -319,13 +332,13 @@ func (s *Service) ComputeToken(ctx context.Context, req *exchangev1.ComputeToken
 
 // record appends the audit.read entry of a read by caller of what, in its
 // own transaction. An error fails the call.
-func (s *Service) record(ctx context.Context, caller *authn.Caller, what string, details []string) error {
+func (s *Service) record(ctx context.Context, caller *reader, what string, details []string) error {
 	return s.recordEntry(ctx, caller, audit.ActionAuditRead, what, details, nil)
 }
 
 // recordEntry appends an entry of action by caller on the log's what, with
 // tokens, in its own transaction. An error fails the call.
-func (s *Service) recordEntry(ctx context.Context, caller *authn.Caller, action, what string, details, tokens []string) error {
+func (s *Service) recordEntry(ctx context.Context, caller *reader, action, what string, details, tokens []string) error {
 	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
 	for _, r := range caller.Roles {
 		actor.Roles = append(actor.Roles, string(r))
@@ -335,8 +348,9 @@ func (s *Service) recordEntry(ctx context.Context, caller *authn.Caller, action,
 		Action:   action,
 		Resource: audit.Resource{Kind: audit.KindLog, ID: what},
 		Tokens:   tokens,
-		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{"the caller holds the auditor role", "read " + what}, details...)},
-		Result:   audit.Result{Status: audit.StatusOK},
+		Decision: audit.Decision{Effect: audit.Allow, Reasons: append(append(slices.Clone(caller.reasons), "read "+what), details...),
+			PolicyRevision: caller.revision},
+		Result: audit.Result{Status: audit.StatusOK},
 	}
 	var seq uint64
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -352,16 +366,57 @@ func (s *Service) recordEntry(ctx context.Context, caller *authn.Caller, action,
 	return nil
 }
 
-// requireAuditor returns the caller if it holds the auditor role.
-func requireAuditor(ctx context.Context) (*authn.Caller, error) {
+// reader is a caller allowed to read the log, with the decision that
+// allowed it.
+type reader struct {
+	*authn.Caller
+	reasons  []string
+	revision string
+}
+
+// authorize returns the caller if it may read the log: policy's audit.read
+// decision when the service has a policy, else the auditor role. A refusal
+// by policy is itself recorded.
+func (s *Service) authorize(ctx context.Context) (*reader, error) {
 	c, ok := authn.FromContext(ctx)
 	if !ok {
 		return nil, fmt.Errorf("auditsvc: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
 	}
-	if !c.HasRole(store.RoleAuditor) {
-		return nil, rpcerr.WithMessage(fmt.Errorf("auditsvc: %w: caller is not an auditor", rpcerr.ErrPermissionDenied), "only auditors read the audit log")
+	if s.policy == nil {
+		if !c.HasRole(store.RoleAuditor) {
+			return nil, rpcerr.WithMessage(fmt.Errorf("auditsvc: %w: caller is not an auditor", rpcerr.ErrPermissionDenied), "only auditors read the audit log")
+		}
+		return &reader{Caller: c, reasons: []string{"the caller holds the auditor role"}}, nil
 	}
-	return c, nil
+	in := policy.Input{Subject: policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}, Action: audit.ActionAuditRead, Time: time.Now()}
+	for _, r := range c.Roles {
+		in.Subject.Roles = append(in.Subject.Roles, string(r))
+	}
+	d, err := s.policy.Decide(ctx, in)
+	if err == nil && d.Allow {
+		return &reader{Caller: c, reasons: d.Reasons, revision: d.Revision}, nil
+	}
+	reasons := d.Reasons
+	if len(reasons) == 0 {
+		reasons = []string{"policy could not decide"}
+	}
+	actor := audit.Actor{Principal: c.Principal, Agency: c.Agency}
+	for _, r := range c.Roles {
+		actor.Roles = append(actor.Roles, string(r))
+	}
+	e := audit.Entry{
+		Actor: actor, Action: audit.ActionAuditRead, Resource: audit.Resource{Kind: audit.KindLog, ID: "refused"},
+		Decision: audit.Decision{Effect: audit.Deny, Reasons: reasons, PolicyRevision: d.Revision},
+		Result:   audit.Result{Status: audit.StatusError, Code: "PERMISSION_DENIED"},
+	}
+	if aerr := s.store.InTx(ctx, func(tx *store.Tx) error {
+		_, err := s.log.Append(ctx, tx, e)
+		return err
+	}); aerr != nil {
+		return nil, fmt.Errorf("auditsvc: recording a refused read: %w", aerr)
+	}
+	return nil, rpcerr.WithMessage(fmt.Errorf("auditsvc: %w: policy refused %s reading the log: %v", rpcerr.ErrPermissionDenied, c.Principal, err),
+		"only auditors read the audit log: "+strings.Join(reasons, "; "))
 }
 
 // filterFromProto checks req and returns its filter with the reasons that

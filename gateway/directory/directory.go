@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,6 +33,7 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/store"
 )
 
@@ -72,17 +74,26 @@ type Config struct {
 	// Self is the gateway's own principal name, the actor of changes made
 	// outside any call (Register at start-up). Required with Audit.
 	Self string
+	// Policy decides who changes the directory (action principal.manage);
+	// without it, holders of the admin role do.
+	Policy Policy
+}
+
+// Policy decides; *policy.Engine is one.
+type Policy interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
 }
 
 // Service implements exchangev1.DirectoryServer.
 type Service struct {
 	exchangev1.UnimplementedDirectoryServer
-	store Store
-	roots []*ca.Certificate
-	now   func() time.Time
-	log   *slog.Logger
-	audit Auditor
-	self  string
+	store  Store
+	roots  []*ca.Certificate
+	now    func() time.Time
+	log    *slog.Logger
+	audit  Auditor
+	self   string
+	policy Policy
 }
 
 var _ exchangev1.DirectoryServer = (*Service)(nil)
@@ -96,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("directory: Self is required with Audit")
 	}
 	s := &Service{store: cfg.Store, roots: append([]*ca.Certificate(nil), cfg.Roots...), now: cfg.Now, log: cfg.Logger,
-		audit: cfg.Audit, self: cfg.Self}
+		audit: cfg.Audit, self: cfg.Self, policy: cfg.Policy}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -156,7 +167,7 @@ func (s *Service) get(ctx context.Context, name string) (store.Principal, []stor
 // RegisterPrincipal implements exchangev1.DirectoryServer. It needs the
 // admin role.
 func (s *Service) RegisterPrincipal(ctx context.Context, req *exchangev1.RegisterPrincipalRequest) (*exchangev1.RegisterPrincipalResponse, error) {
-	caller, err := requireAdmin(ctx)
+	ctx, caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +308,7 @@ func (s *Service) checkCertificate(p store.Principal, pemData []byte, purpose ca
 // SetPrincipalStatus implements exchangev1.DirectoryServer. It needs the
 // admin role.
 func (s *Service) SetPrincipalStatus(ctx context.Context, req *exchangev1.SetPrincipalStatusRequest) (*exchangev1.SetPrincipalStatusResponse, error) {
-	caller, err := requireAdmin(ctx)
+	ctx, caller, err := s.authorize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -345,19 +356,22 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, action, principal st
 		return nil
 	}
 	actor := audit.Actor{Principal: s.self}
-	reason := "the gateway registers its seed principals at start-up"
+	dec := allowed{reasons: []string{"the gateway registers its seed principals at start-up"}}
 	if c, ok := authn.FromContext(ctx); ok {
 		actor = audit.Actor{Principal: c.Principal, Agency: c.Agency}
 		for _, r := range c.Roles {
 			actor.Roles = append(actor.Roles, string(r))
 		}
-		reason = "the caller holds the admin role"
+		dec = allowed{reasons: []string{"the caller holds the admin role"}}
+		if a, ok := ctx.Value(allowedKey{}).(allowed); ok {
+			dec = a
+		}
 	}
 	e := audit.Entry{
 		Actor:    actor,
 		Action:   action,
 		Resource: audit.Resource{Kind: audit.KindPrincipal, ID: principal},
-		Decision: audit.Decision{Effect: audit.Allow, Reasons: append([]string{reason}, details...)},
+		Decision: audit.Decision{Effect: audit.Allow, Reasons: append(slices.Clone(dec.reasons), details...), PolicyRevision: dec.revision},
 		Result:   audit.Result{Status: audit.StatusOK},
 	}
 	if _, err := s.audit.Append(ctx, tx, e); err != nil {
@@ -366,16 +380,61 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, action, principal st
 	return nil
 }
 
-// requireAdmin returns the caller if it holds the admin role.
-func requireAdmin(ctx context.Context) (*authn.Caller, error) {
+// allowed is policy's decision to let the caller change the directory,
+// carried in the call's context to the audit entries of the change.
+type allowed struct {
+	reasons  []string
+	revision string
+}
+
+type allowedKey struct{}
+
+// ActionManage is the policy action of changing the directory.
+const ActionManage = "principal.manage"
+
+// authorize returns the caller if it may change the directory — policy's
+// principal.manage decision when the service has a policy, else the admin
+// role — with ctx carrying the decision. A refusal by policy is recorded.
+func (s *Service) authorize(ctx context.Context) (context.Context, *authn.Caller, error) {
 	c, ok := authn.FromContext(ctx)
 	if !ok {
-		return nil, fmt.Errorf("directory: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
+		return ctx, nil, fmt.Errorf("directory: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
 	}
-	if !c.HasRole(store.RoleAdmin) {
-		return nil, rpcerr.WithMessage(fmt.Errorf("directory: %w: caller is not an admin", rpcerr.ErrPermissionDenied), "only admins change the directory")
+	refused := rpcerr.WithMessage(fmt.Errorf("directory: %w: %s may not change the directory", rpcerr.ErrPermissionDenied, c.Principal), "only admins change the directory")
+	if s.policy == nil {
+		if !c.HasRole(store.RoleAdmin) {
+			return ctx, nil, refused
+		}
+		return context.WithValue(ctx, allowedKey{}, allowed{reasons: []string{"the caller holds the admin role"}}), c, nil
 	}
-	return c, nil
+	in := policy.Input{Subject: policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}, Action: ActionManage, Time: s.now()}
+	for _, r := range c.Roles {
+		in.Subject.Roles = append(in.Subject.Roles, string(r))
+	}
+	d, err := s.policy.Decide(ctx, in)
+	if err == nil && d.Allow {
+		return context.WithValue(ctx, allowedKey{}, allowed{reasons: d.Reasons, revision: d.Revision}), c, nil
+	}
+	if s.audit != nil {
+		reasons := d.Reasons
+		if len(reasons) == 0 {
+			reasons = []string{"policy could not decide"}
+		}
+		actor := audit.Actor{Principal: c.Principal, Agency: c.Agency}
+		for _, r := range c.Roles {
+			actor.Roles = append(actor.Roles, string(r))
+		}
+		e := audit.Entry{Actor: actor, Action: ActionManage,
+			Decision: audit.Decision{Effect: audit.Deny, Reasons: reasons, PolicyRevision: d.Revision},
+			Result:   audit.Result{Status: audit.StatusError, Code: "PERMISSION_DENIED"}}
+		if aerr := s.store.InTx(ctx, func(tx *store.Tx) error {
+			_, err := s.audit.Append(ctx, tx, e)
+			return err
+		}); aerr != nil {
+			return ctx, nil, fmt.Errorf("directory: recording a refused change: %w", aerr)
+		}
+	}
+	return ctx, nil, refused
 }
 
 // PrincipalToProto converts a principal and its certificates to the API's
