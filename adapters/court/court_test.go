@@ -2,55 +2,15 @@ package court_test
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"slices"
 	"testing"
 
 	"github.com/qiao-exchange/qiao/adapters"
+	"github.com/qiao-exchange/qiao/adapters/adapterstest"
 	"github.com/qiao-exchange/qiao/adapters/court"
 	"github.com/qiao-exchange/qiao/schema"
 )
-
-// read reads a whole export of dataset id with the court Agency.
-func read(t *testing.T, path, id string) ([]adapters.Row, []adapters.Problem) {
-	t.Helper()
-	reg, err := schema.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := reg.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adapters.Open(path, ds, adapters.Options{Agency: court.Agency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ps := r.Header()
-	var rows []adapters.Row
-	for {
-		row, rps, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, row)
-		ps = append(ps, rps...)
-	}
-}
-
-func errorsOf(ps []adapters.Problem) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Error())
-	}
-	return out
-}
 
 func TestBadSamples(t *testing.T) {
 	for _, tc := range []struct{ path, id, want string }{
@@ -59,8 +19,8 @@ func TestBadSamples(t *testing.T) {
 		{"testdata/bad/civil_broken_utf8.csv", "court.civil_compensations",
 			"testdata/bad/civil_broken_utf8.csv:3: column 原告姓名 (plaintiff_name): holds bytes that are not valid text in the file's encoding (UTF-8 or GBK/GB18030); the file is damaged or was converted wrongly"},
 	} {
-		rows, ps := read(t, tc.path, tc.id)
-		if got := errorsOf(ps); !slices.Equal(got, []string{tc.want}) {
+		rows, ps := adapterstest.ReadAll(t, tc.path, tc.id, court.Agency)
+		if got := adapterstest.Errors(ps); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("%s: problems %q, want %q", tc.path, got, tc.want)
 		}
 		if len(rows) < 5 {
@@ -107,7 +67,7 @@ func TestFix(t *testing.T) {
 		}
 		for f, want := range tc.want {
 			if got := row.Values[ds.FieldIndex(f)]; got != want {
-				t.Errorf("%v: %s = %q, want %q (problems %q)", tc.in, f, got, want, errorsOf(ps))
+				t.Errorf("%v: %s = %q, want %q (problems %q)", tc.in, f, got, want, adapterstest.Errors(ps))
 			}
 		}
 	}

@@ -2,56 +2,15 @@ package hrss_test
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"maps"
 	"os"
 	"slices"
 	"testing"
 
-	"github.com/qiao-exchange/qiao/adapters"
+	"github.com/qiao-exchange/qiao/adapters/adapterstest"
 	"github.com/qiao-exchange/qiao/adapters/hrss"
 	"github.com/qiao-exchange/qiao/schema"
 )
-
-// read reads a whole export of dataset id with the hrss Agency.
-func read(t *testing.T, path, id string) ([]adapters.Row, []adapters.Problem) {
-	t.Helper()
-	reg, err := schema.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := reg.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adapters.Open(path, ds, adapters.Options{Agency: hrss.Agency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ps := r.Header()
-	var rows []adapters.Row
-	for {
-		row, rps, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, row)
-		ps = append(ps, rps...)
-	}
-}
-
-func errorsOf(ps []adapters.Problem) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Error())
-	}
-	return out
-}
 
 func TestBadSamples(t *testing.T) {
 	for _, tc := range []struct{ path, id, want string }{
@@ -60,8 +19,8 @@ func TestBadSamples(t *testing.T) {
 		{"testdata/bad/labor_unknown_column.xlsx", "hrss.labor_inspections",
 			"testdata/bad/labor_unknown_column.xlsx:3: column 整改情况: matches no field of hrss.labor_inspections (劳动保障监察); map it to a field in the mapping file, or to \"-\" to drop it"},
 	} {
-		rows, ps := read(t, tc.path, tc.id)
-		if got := errorsOf(ps); !slices.Equal(got, []string{tc.want}) {
+		rows, ps := adapterstest.ReadAll(t, tc.path, tc.id, hrss.Agency)
+		if got := adapterstest.Errors(ps); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("%s: problems %q, want %q", tc.path, got, tc.want)
 		}
 		if len(rows) < 3 {
@@ -91,9 +50,9 @@ func TestFix(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		rows, ps := read(t, path, ds.ID)
+		rows, ps := adapterstest.ReadAll(t, path, ds.ID, hrss.Agency)
 		if len(ps) > 0 {
-			t.Errorf("%v: %q", tc.in, errorsOf(ps))
+			t.Errorf("%v: %q", tc.in, adapterstest.Errors(ps))
 			continue
 		}
 		for f, want := range tc.want {
@@ -105,7 +64,7 @@ func TestFix(t *testing.T) {
 	// Working days need the holiday calendar: left for the date check to refuse.
 	path := t.TempDir() + "/w.jsonl"
 	_ = os.WriteFile(path, []byte(`{"inspection_no":"1","employer":"x","order_date":"2023-02-20","deadline":"15个工作日内"}`), 0o644)
-	if _, ps := read(t, path, ds.ID); len(ps) != 1 || ps[0].Field != "deadline" {
-		t.Errorf("15个工作日内: %q", errorsOf(ps))
+	if _, ps := adapterstest.ReadAll(t, path, ds.ID, hrss.Agency); len(ps) != 1 || ps[0].Field != "deadline" {
+		t.Errorf("15个工作日内: %q", adapterstest.Errors(ps))
 	}
 }

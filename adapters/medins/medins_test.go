@@ -1,62 +1,21 @@
 package medins_test
 
 import (
-	"errors"
-	"io"
 	"os"
 	"slices"
 	"strconv"
 	"testing"
 
-	"github.com/qiao-exchange/qiao/adapters"
+	"github.com/qiao-exchange/qiao/adapters/adapterstest"
 	"github.com/qiao-exchange/qiao/adapters/medins"
 	"github.com/qiao-exchange/qiao/schema"
 )
 
-// read reads a whole export of dataset id with the medins Agency.
-func read(t *testing.T, path, id string) ([]adapters.Row, []adapters.Problem) {
-	t.Helper()
-	reg, err := schema.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := reg.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adapters.Open(path, ds, adapters.Options{Agency: medins.Agency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ps := r.Header()
-	var rows []adapters.Row
-	for {
-		row, rps, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, row)
-		ps = append(ps, rps...)
-	}
-}
-
-func errorsOf(ps []adapters.Problem) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Error())
-	}
-	return out
-}
-
 func TestBadSamples(t *testing.T) {
 	const path = "testdata/bad/settlements_negative_money.csv"
-	rows, ps := read(t, path, "medins.settlements")
+	rows, ps := adapterstest.ReadAll(t, path, "medins.settlements", medins.Agency)
 	want := []string{path + ":3: column 医疗费总额 (total_cost): invalid amount: a negative amount is not allowed here"}
-	if got := errorsOf(ps); !slices.Equal(got, want) {
+	if got := adapterstest.Errors(ps); !slices.Equal(got, want) {
 		t.Errorf("problems %q, want %q", got, want)
 	}
 	if len(rows) != 4 {
@@ -87,9 +46,9 @@ func TestInjuryDerived(t *testing.T) {
 	reg, _ := schema.Load("")
 	ds, _ := reg.Get("medins.settlements")
 	for _, path := range []string{"testdata/settlements.csv", "testdata/settlements.xlsx"} {
-		rows, ps := read(t, path, ds.ID)
+		rows, ps := adapterstest.ReadAll(t, path, ds.ID, medins.Agency)
 		if len(ps) > 0 {
-			t.Fatal(errorsOf(ps))
+			t.Fatal(adapterstest.Errors(ps))
 		}
 		for _, row := range rows {
 			injury, _ := medins.Injury(row.Values[ds.FieldIndex("diagnosis_code")])
@@ -100,7 +59,7 @@ func TestInjuryDerived(t *testing.T) {
 	}
 	path := t.TempDir() + "/kept.jsonl"
 	_ = os.WriteFile(path, []byte(`{"结算单号":"1","诊断编码":"S82.201","外伤标识":"否"}`+"\n"+`{"结算单号":"2"}`+"\n"), 0o644)
-	rows, _ := read(t, path, ds.ID)
+	rows, _ := adapterstest.ReadAll(t, path, ds.ID, medins.Agency)
 	if got := rows[0].Values[ds.FieldIndex("injury")]; got != "false" {
 		t.Errorf("a flag set by the export became %q", got)
 	}

@@ -1,56 +1,16 @@
 package police_test
 
 import (
-	"errors"
-	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/qiao-exchange/qiao/adapters"
+	"github.com/qiao-exchange/qiao/adapters/adapterstest"
 	"github.com/qiao-exchange/qiao/adapters/police"
 	"github.com/qiao-exchange/qiao/schema"
 )
-
-// read reads a whole export of dataset id with the police Agency.
-func read(t *testing.T, path, id string) ([]adapters.Row, []adapters.Problem) {
-	t.Helper()
-	reg, err := schema.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := reg.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := adapters.Open(path, ds, adapters.Options{Agency: police.Agency})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ps := r.Header()
-	var rows []adapters.Row
-	for {
-		row, rps, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, ps
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, row)
-		ps = append(ps, rps...)
-	}
-}
-
-func errorsOf(ps []adapters.Problem) []string {
-	var out []string
-	for _, p := range ps {
-		out = append(out, p.Error())
-	}
-	return out
-}
 
 // TestBadSamples: each bad sample's one bad value is reported with file,
 // line, column and field, and its other rows read clean.
@@ -61,8 +21,8 @@ func TestBadSamples(t *testing.T) {
 		{"testdata/bad/traffic_impossible_date.xlsx", "police.traffic_accidents",
 			"testdata/bad/traffic_impossible_date.xlsx:5: column 事故发生时间 (accident_date): invalid date: day does not exist in that month"},
 	} {
-		rows, ps := read(t, tc.path, tc.id)
-		if got := errorsOf(ps); !slices.Equal(got, []string{tc.want}) {
+		rows, ps := adapterstest.ReadAll(t, tc.path, tc.id, police.Agency)
+		if got := adapterstest.Errors(ps); !slices.Equal(got, []string{tc.want}) {
 			t.Errorf("%s: problems %q, want %q", tc.path, got, tc.want)
 		}
 		if len(rows) < 4 {
