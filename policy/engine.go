@@ -188,8 +188,9 @@ func (e *Engine) Reload(ctx context.Context) error {
 
 // Watch polls the bundle directory every interval and reloads when its
 // revision changes, until ctx ends. A refused bundle is reported once and
-// retried only when the directory changes again. With the embedded bundle
-// there is nothing to watch and Watch returns at once.
+// retried only when the directory changes again. With the embedded bundle,
+// or an interval that is not positive, there is nothing to watch and Watch
+// returns at once.
 func (e *Engine) Watch(ctx context.Context, every time.Duration) {
 	if e.dir == "" || every <= 0 {
 		return
@@ -211,7 +212,7 @@ func (e *Engine) Watch(ctx context.Context, every time.Duration) {
 			continue
 		}
 		seen = rev
-		if rev == e.Revision() {
+		if rev == e.Revision() || ctx.Err() != nil {
 			continue
 		}
 		_ = e.Reload(ctx) // reported through the log and OnReload

@@ -136,7 +136,7 @@ func TestFailClosed(t *testing.T) {
 			bundle: decisionBundle(map[string]string{"mask": `{"accident_no": "none", "id_number": "partial", "name": "token", "responsibility": "drop", "diagnosis_code": "none"}`}, ""),
 			want:   ErrMalformed, reason: ReasonMalformed},
 		{name: "timeout", timeout: 5 * time.Millisecond,
-			bundle: decisionBundle(map[string]string{"max_rows": "count([1 | some i in numbers.range(1, 5000); some j in numbers.range(1, 5000)])"}, ""),
+			bundle: decisionBundle(map[string]string{"max_rows": "count([1 | some i in numbers.range(1, 5000 + count(input.subject.roles)); some j in numbers.range(1, 5000)])"}, ""),
 			want:   ErrTimeout, reason: ReasonTimeout},
 		{name: "caller's context already ended",
 			ctx: func() (context.Context, context.CancelFunc) {
@@ -282,6 +282,7 @@ func TestNewRefuses(t *testing.T) {
 		{"environment builtin", writeBundle(t, map[string]string{"d.rego": "package qiao\n\ndecision := opa.runtime().env\n"})},
 		{"no decision", writeBundle(t, map[string]string{"d.rego": "package qiao\n\nallow := true\n"})},
 		{"decision in another package", writeBundle(t, map[string]string{"d.rego": "package other\n\ndecision := {}\n"})},
+		{"constant division by zero", writeBundle(t, decisionBundle(map[string]string{"max_rows": "1 / 0"}, ""))},
 		{"one good file, one bad", writeBundle(t, map[string]string{"decision.rego": good, "extra/x.rego": "package qiao.x\n\ny := \n"})},
 	}
 	for _, tc := range tests {

@@ -61,9 +61,10 @@ const (
 )
 
 // Sentinel errors. Decide returns a deny together with an error wrapping one
-// of them; the caller refuses the call (the deny says so already), logs the
-// error for operators, and records the decision's reasons in the audit
-// entry. None of them is the caller's client's fault except ErrInput.
+// of the first five; the caller refuses the call (the deny says so already),
+// records the decision's reason in the audit entry, and logs the error for
+// operators. None of them is the client's doing: the client is told only
+// the reason.
 var (
 	// ErrInput means the Input lacks something the decision needs (a
 	// principal, an action, a time, a resource or a request). It is a bug in

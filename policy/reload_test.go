@@ -266,3 +266,32 @@ func TestDecideDuringReload(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestConfigMapLayout reads a bundle laid out as Kubernetes mounts a
+// ConfigMap: the files in a hidden, timestamped directory, reached through
+// the ..data link and one link per file.
+func TestConfigMapLayout(t *testing.T) {
+	ctx := context.Background()
+	src := decisionBundle(nil, "")["decision.rego"]
+	plain := writeBundle(t, map[string]string{"decision.rego": src})
+	dir := writeBundle(t, map[string]string{"..2026_11_26_01_00_00.1/decision.rego": src})
+	for old, link := range map[string]string{
+		"..2026_11_26_01_00_00.1": "..data",
+		"..data/decision.rego":    "decision.rego",
+	} {
+		if err := os.Symlink(old, filepath.Join(dir, link)); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	want, err := New(ctx, Options{Dir: plain, Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(ctx, Options{Dir: dir, Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision() != want.Revision() {
+		t.Errorf("revision %s, want %s", got.Revision(), want.Revision())
+	}
+}

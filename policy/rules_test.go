@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // Fixtures shared by the Go tests, mirroring those of the Rego tests.
@@ -65,6 +68,44 @@ func newDefault(t testing.TB) *Engine {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// unpreparedReference returns a function that decides by evaluating the
+// default bundle as written: no partial evaluation, compiled on every call.
+func unpreparedReference(t *testing.T) func(Input) Decision {
+	files, err := readBundle("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules, err := parse(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(in Input) Decision {
+		t.Helper()
+		opts := []func(*rego.Rego){
+			rego.Query(Query), rego.ParsedInput(in.value()), rego.Time(in.Time),
+			rego.StrictBuiltinErrors(true), rego.GenerateJSON(keepAST),
+		}
+		for _, m := range modules {
+			opts = append(opts, rego.ParsedModule(m))
+		}
+		rs, err := rego.New(opts...).Eval(context.Background())
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("plain evaluation: %v, %v", rs, err)
+		}
+		d, err := parseDecision(rs[0].Expressions[0].Value.(ast.Value), &in)
+		if err != nil {
+			t.Fatalf("plain evaluation: %v", err)
+		}
+		return d
+	}
+}
+
+// equal reports whether d and o decide the same, revision aside.
+func (d Decision) equal(o Decision) bool {
+	return d.Allow == o.Allow && d.NeedsApprovals == o.NeedsApprovals && maps.Equal(d.Mask, o.Mask) &&
+		d.MaxRows == o.MaxRows && d.MaxPulls == o.MaxPulls && d.TTL == o.TTL && slices.Equal(d.Reasons, o.Reasons)
 }
 
 // TestDefaultRules runs the main rules of the default bundle through Decide.
@@ -202,11 +243,17 @@ func TestDefaultRules(t *testing.T) {
 		{name: "unknown action", in: Input{Subject: admin, Action: "dataset.delete", Resource: accidents, Time: now},
 			reasons: []string{"未知操作 / unknown action"}},
 	}
+	ref := unpreparedReference(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := e.Decide(context.Background(), tc.in)
 			if err != nil {
 				t.Fatalf("Decide: %v", err)
+			}
+			// The Engine prepares the query with partial evaluation; the
+			// plain evaluation of the bundle must agree with it.
+			if want := ref(tc.in); !d.equal(want) {
+				t.Errorf("Decide = %+v, plain evaluation %+v", d, want)
 			}
 			if d.Allow != tc.allow {
 				t.Errorf("Allow = %v, want %v (reasons %q)", d.Allow, tc.allow, d.Reasons)

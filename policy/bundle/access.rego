@@ -4,15 +4,9 @@ package qiao
 
 # dataset.push: agencies push their own kind's datasets.
 
-denials contains "仅机构可推送数据 / only agencies push datasets" if {
-	input.action == "dataset.push"
-	not is_kind("agency")
-}
+push_denials contains "仅机构可推送数据 / only agencies push datasets" if not is_kind("agency")
 
-denials contains "机构只能推送本机构数据集 / an agency pushes only its own datasets" if {
-	input.action == "dataset.push"
-	not owns_resource
-}
+push_denials contains "机构只能推送本机构数据集 / an agency pushes only its own datasets" if not owns_resource
 
 owns_resource if {
 	nonblank(input.resource.owner)
@@ -21,29 +15,17 @@ owns_resource if {
 
 # audit.read: auditors only.
 
-denials contains "需要审计员角色 / auditor role required" if {
-	input.action == "audit.read"
-	not has_role("auditor")
-}
+audit_denials contains "需要审计员角色 / auditor role required" if not has_role("auditor")
 
 # principal.manage: admins only.
 
-denials contains "需要管理员角色 / admin role required" if {
-	input.action == "principal.manage"
-	not has_role("admin")
-}
+manage_denials contains "需要管理员角色 / admin role required" if not has_role("admin")
 
 # model.read: a model reads only the datasets it declared.
 
-denials contains "仅模型可执行 / only models run" if {
-	input.action == "model.read"
-	not is_kind("model")
-}
+model_denials contains "仅模型可执行 / only models run" if not is_kind("model")
 
-denials contains "模型未声明该数据集 / dataset not declared by the model" if {
-	input.action == "model.read"
-	not declared_dataset
-}
+model_denials contains "模型未声明该数据集 / dataset not declared by the model" if not declared_dataset
 
 declared_dataset if {
 	nonblank(input.resource.dataset)

@@ -1,8 +1,9 @@
 # Qiao's default policy: the decision document and what every action shares.
 #
-# The gateway queries data.qiao.decision once per call. Every action adds
-# its refusals to `denials`; an action is allowed when it is one of the known
-# actions and nothing denies it. Reasons are fixed bilingual strings,
+# The gateway queries data.qiao.decision once per call. Each action has its
+# own set of refusals (access.rego, request.rego, pull.rego); only the set of
+# the action asked for is evaluated. An action is allowed when its set is
+# empty; an unknown action is refused. Reasons are fixed bilingual strings,
 # "中文 / English", and never carry a value from the input.
 package qiao
 
@@ -29,24 +30,27 @@ granted := {
 	"model.read": "模型读取其声明的数据集 / model reads a declared dataset",
 }
 
-# Actions about an access request.
-request_actions := {"request.create", "request.approve", "request.deny"}
+# The refusals of the action asked for. The conditions are equalities on
+# input.action, which OPA indexes: only the matching definition is tried.
+default denials := {"未知操作 / unknown action"}
 
-# Actions that read or shape the data itself; they need a resource.
-data_actions := request_actions | {"dataset.push", "dataset.pull", "model.read"}
+denials := push_denials | classification_denials if input.action == "dataset.push"
 
-default allow := false
+denials := (filing_denials | create_denials) | classification_denials if input.action == "request.create"
 
-allow if {
-	known_action
-	count(denials) == 0
-}
+denials := (filing_denials | deciding_denials) | classification_denials if input.action == "request.approve"
 
-# A helper, not `not granted[input.action]`: OPA hoists the inner reference
-# out of the negation, and a missing action would then deny with no reason.
-known_action if granted[input.action]
+denials := deciding_denials | classification_denials if input.action == "request.deny"
 
-denials contains "未知操作 / unknown action" if not known_action
+denials := pull_denials | classification_denials if input.action == "dataset.pull"
+
+denials := audit_denials if input.action == "audit.read"
+
+denials := manage_denials if input.action == "principal.manage"
+
+denials := model_denials | classification_denials if input.action == "model.read"
+
+allow := count(denials) == 0
 
 reasons := [granted[input.action]] if allow
 
@@ -64,11 +68,8 @@ default_max_pulls := 10
 
 most_pulls := 100
 
-# The classification of the resource must be known for every data action.
-denials contains "数据集密级未知 / unknown dataset classification" if {
-	input.action in data_actions
-	not known_classification
-}
+# Every action on a dataset needs its classification.
+classification_denials contains "数据集密级未知 / unknown dataset classification" if not known_classification
 
 known_classification if input.resource.classification in {"internal", "sensitive"}
 
@@ -88,8 +89,6 @@ nonblank(s) if {
 }
 
 resource_fields := {f.name | some f in input.resource.fields}
-
-pii_fields := {f.name | some f in input.resource.fields; f.pii == true}
 
 # The principal's agency kind: police for police.411528.
 agency_kind := split(input.subject.principal, ".")[0]

@@ -133,6 +133,13 @@ test_auditors_and_admins_never_pull if {
 	}
 }
 
+test_pull_grant_without_fields_key_denied if {
+	r := object.union(object.remove(approved, {"grant"}), {"grant": object.remove(grant, {"fields"})})
+	d := pull(requester, r, settlements)
+	d.reasons == ["授权未包含任何字段 / grant covers no fields"]
+	d.mask == {"settlement_no": "drop", "id_number": "drop", "name": "drop", "total_cost": "drop"}
+}
+
 test_pull_bad_grant_fields_denied if {
 	none := pull(requester, with_grant({"fields": []}), settlements)
 	none.reasons == ["授权未包含任何字段 / grant covers no fields"]

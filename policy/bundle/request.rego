@@ -3,25 +3,14 @@
 # masked, and the limits of a grant.
 package qiao
 
-# Actions that file a request or issue a grant from it: both need a
-# complete, well-formed request.
-filing_actions := {"request.create", "request.approve"}
-
-# Actions by which an approver decides a request.
-deciding_actions := {"request.approve", "request.deny"}
-
 # The maskings a requester may ask for; "" means the default (partial).
 maskings := {"", "partial", "token", "full"}
 
 # request.create: a requester files a request in their own name.
 
-denials contains "需要申请人角色 / requester role required" if {
-	input.action == "request.create"
-	not has_role("requester")
-}
+create_denials contains "需要申请人角色 / requester role required" if not has_role("requester")
 
-denials contains "只能以本人名义申请 / a request is filed in one's own name" if {
-	input.action == "request.create"
+create_denials contains "只能以本人名义申请 / a request is filed in one's own name" if {
 	nonblank(input.request.requester)
 	input.request.requester != input.subject.principal
 }
@@ -29,103 +18,68 @@ denials contains "只能以本人名义申请 / a request is filed in one's own 
 # Filing or approving: the request must say why, under which law, for
 # which case, and which fields, with limits in range.
 
-denials contains "缺少用途 / purpose missing" if {
-	input.action in filing_actions
-	not justified("purpose")
+filing_denials contains "缺少用途 / purpose missing" if not justified("purpose")
+
+filing_denials contains "缺少法律依据 / legal basis missing" if not justified("legal_basis")
+
+filing_denials contains "缺少案号 / case number missing" if not justified("case_number")
+
+justified(key) if nonblank(input.request[key])
+
+filing_denials contains "未申请任何字段 / no fields requested" if not request_lists_fields
+
+request_lists_fields if count(input.request.fields) > 0
+
+filing_denials contains "申请字段不属于该数据集 / a requested field is not in the dataset" if {
+	unknown_field(input.request.fields, requested_names)
 }
 
-denials contains "缺少法律依据 / legal basis missing" if {
-	input.action in filing_actions
-	not justified("legal_basis")
+filing_denials contains "申请字段重复 / a field is requested twice" if {
+	count(requested_names) != count({n | some n in requested_names})
 }
 
-denials contains "缺少案号 / case number missing" if {
-	input.action in filing_actions
-	not justified("case_number")
-}
+filing_denials contains "脱敏方式无效 / unknown masking requested" if bad_masking(input.request.fields)
 
-denials contains "未申请任何字段 / no fields requested" if {
-	input.action in filing_actions
-	count([f | some f in input.request.fields]) == 0
-}
+filing_denials contains "申请期限无效 / invalid duration" if not valid_duration
 
-denials contains "申请字段不属于该数据集 / a requested field is not in the dataset" if {
-	input.action in filing_actions
-	unknown_field(input.request.fields)
-}
-
-denials contains "申请字段重复 / a field is requested twice" if {
-	input.action in filing_actions
-	duplicate_field(input.request.fields)
-}
-
-denials contains "脱敏方式无效 / unknown masking requested" if {
-	input.action in filing_actions
-	bad_masking(input.request.fields)
-}
-
-denials contains "申请期限无效 / invalid duration" if {
-	input.action in filing_actions
-	not valid_duration
-}
-
-denials contains "申请期限超过30天 / duration longer than 30 days" if {
-	input.action in filing_actions
+filing_denials contains "申请期限超过30天 / duration longer than 30 days" if {
 	valid_duration
 	requested_duration > longest_ttl_seconds
 }
 
-denials contains "提取次数超出范围(1至100) / max pulls out of range (1 to 100)" if {
-	input.action in filing_actions
-	not valid_pulls
-}
+filing_denials contains "提取次数超出范围(1至100) / max pulls out of range (1 to 100)" if not valid_pulls
 
-justified(key) if nonblank(input.request[key])
+requested_names := [f.field | some f in input.request.fields]
 
 # request.approve and request.deny: an approver who is not the requester
 # decides a pending request once.
 
-denials contains "需要审批人角色 / approver role required" if {
-	input.action in deciding_actions
-	not has_role("approver")
-}
+deciding_denials contains "需要审批人角色 / approver role required" if not has_role("approver")
 
-denials contains "申请人不能审批本人申请 / a requester cannot decide their own request" if {
-	input.action in deciding_actions
-	not decided_by_other
-}
+deciding_denials contains "申请人不能审批本人申请 / a requester cannot decide their own request" if not decided_by_other
 
 decided_by_other if {
 	nonblank(input.request.requester)
 	input.request.requester != input.subject.principal
 }
 
-denials contains "该审批人已处理此申请 / this approver already decided the request" if {
-	input.action in deciding_actions
+deciding_denials contains "该审批人已处理此申请 / this approver already decided the request" if {
 	some a in input.request.approvals
 	a.approver == input.subject.principal
 }
 
-denials contains "申请不在待审批状态 / request is not pending" if {
-	input.action in deciding_actions
-	not pending
-}
+deciding_denials contains "申请不在待审批状态 / request is not pending" if not pending
 
 pending if input.request.state == "pending"
 
-# Field lists: a request's fields or a grant's.
+# Field lists, a request's or a grant's, and the names listed in them. A
+# field is unknown if it is not the resource's, or if an entry names none.
 
-unknown_field(fields) if {
-	some f in fields
-	not known_field(f)
-}
+unknown_field(fields, names) if count(names) != count(fields)
 
-known_field(f) if f.field in resource_fields
-
-duplicate_field(fields) if {
-	some i, j
-	fields[i].field == fields[j].field
-	i != j
+unknown_field(_, names) if {
+	some n in names
+	not n in resource_fields
 }
 
 bad_masking(fields) if {
@@ -140,7 +94,7 @@ known_masking(f) if f.masking in maskings
 
 default needs_approvals := 0
 
-needs_approvals := approvals_required if input.action in (request_actions | {"dataset.pull"})
+needs_approvals := approvals_required if input.action in {"request.create", "request.approve", "request.deny", "dataset.pull"}
 
 approvals_required := 1 if {
 	input.resource.classification == "internal"
@@ -163,28 +117,31 @@ asks_full if {
 # partially masked (the default), as a token, or unmasked when "full" was
 # asked and approved. A model reads personal data as tokens only.
 
-masked_actions := data_actions - {"dataset.push"}
-
 default mask := {}
 
-mask := {name: field_mask(name) | some name in resource_fields} if input.action in masked_actions
+mask := {f.name: field_mask(f) | some f in input.resource.fields} if {
+	input.action in {"request.create", "request.approve", "request.deny", "dataset.pull", "model.read"}
+}
 
-masked_fields := input.request.fields if input.action in request_actions
+masked_fields := input.request.fields if input.action in {"request.create", "request.approve", "request.deny"}
 
 masked_fields := input.request.grant.fields if input.action == "dataset.pull"
 
-field_mask(name) := "token" if {
+# The masking asked for each field listed exactly once.
+asked := {name: m |
+	some f in masked_fields
+	name := f.field
+	count([g | some g in masked_fields; g.field == name]) == 1
+	m := f.masking
+}
+
+field_mask(f) := "token" if {
 	input.action == "model.read"
-	name in pii_fields
+	f.pii == true
 } else := "none" if {
 	input.action == "model.read"
-} else := "drop" if {
-	count([f | some f in masked_fields; f.field == name]) != 1
 } else := m if {
-	some f in masked_fields
-	f.field == name
-	pii := name in pii_fields
-	m := masking_of(pii, f.masking)
+	m := masking_of(f.pii == true, asked[f.name])
 } else := "drop"
 
 masking_of(false, _) := "none"
@@ -240,13 +197,13 @@ request_pulls := requested_pulls if {
 
 default ttl_seconds := 0
 
-ttl_seconds := request_ttl if input.action in request_actions
+ttl_seconds := request_ttl if input.action in {"request.create", "request.approve", "request.deny"}
 
 ttl_seconds := grant_remaining_seconds if input.action == "dataset.pull"
 
 default max_pulls := 0
 
-max_pulls := request_pulls if input.action in request_actions
+max_pulls := request_pulls if input.action in {"request.create", "request.approve", "request.deny"}
 
 max_pulls := input.request.grant.max_pulls if {
 	input.action == "dataset.pull"
@@ -255,4 +212,4 @@ max_pulls := input.request.grant.max_pulls if {
 
 default max_rows := 0
 
-max_rows := default_max_rows if input.action in (request_actions | {"dataset.pull"})
+max_rows := default_max_rows if input.action in {"request.create", "request.approve", "request.deny", "dataset.pull"}

@@ -81,6 +81,12 @@ test_create_missing_keys_denied if {
 test_create_no_request_denied if {
 	d := qiao.decision with input as {"action": "request.create", "subject": requester, "resource": settlements, "env": env}
 	d.allow == false
+	d.reasons == sort([
+		"缺少用途 / purpose missing",
+		"缺少法律依据 / legal basis missing",
+		"缺少案号 / case number missing",
+		"未申请任何字段 / no fields requested",
+	])
 	d.ttl_seconds == 604800
 	d.mask == {"settlement_no": "drop", "id_number": "drop", "name": "drop", "total_cost": "drop"}
 }
