@@ -143,6 +143,9 @@ type Policy struct {
 	// bundle that compiles replaces the one in force, and every reload is
 	// audited.
 	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// DecisionTimeout bounds one decision; a decision that takes longer is
+	// a deny.
+	DecisionTimeout time.Duration `yaml:"decision_timeout"`
 }
 
 type Warehouse struct {
@@ -233,7 +236,7 @@ func Default(dataDir string) Config {
 		Evidence:  Evidence{Dir: "evidence"},
 		Warehouse: Warehouse{Path: "warehouse.duckdb"},
 		Audit:     Audit{Origin: "qiao.local/audit", CheckpointInterval: time.Minute},
-		Policy:    Policy{ReloadInterval: 10 * time.Second},
+		Policy:    Policy{ReloadInterval: 10 * time.Second, DecisionTimeout: 250 * time.Millisecond},
 		Server: Server{
 			GRPCAddress:      "127.0.0.1:7443",
 			GRPCTransport:    TransportTLCP,
@@ -381,6 +384,9 @@ func (c Config) Validate() error {
 	}
 	if c.Policy.ReloadInterval < time.Second || c.Policy.ReloadInterval > time.Hour {
 		bad("policy.reload_interval", "%s is outside 1s to 1h", c.Policy.ReloadInterval)
+	}
+	if c.Policy.DecisionTimeout < time.Millisecond || c.Policy.DecisionTimeout > 10*time.Second {
+		bad("policy.decision_timeout", "%s is outside 1ms to 10s", c.Policy.DecisionTimeout)
 	}
 	if c.Audit.CheckpointInterval < time.Second || c.Audit.CheckpointInterval > 24*time.Hour {
 		bad("audit.checkpoint_interval", "%s is outside 1s to 24h", c.Audit.CheckpointInterval)

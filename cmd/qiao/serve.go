@@ -333,8 +333,9 @@ func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *
 		dir = cfg.Path(cfg.Policy.Dir)
 	}
 	engine, err := policy.New(ctx, policy.Options{
-		Dir:    dir,
-		Logger: log,
+		Dir:     dir,
+		Logger:  log,
+		Timeout: cfg.Policy.DecisionTimeout,
 		OnReload: func(ctx context.Context, r policy.Reload) {
 			if r.Err == nil && r.Revision == r.Previous {
 				return
