@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -471,5 +473,54 @@ func TestPolicyDecidesDirectoryChanges(t *testing.T) {
 		if !strings.Contains(e, want) || !strings.Contains(e, `"policy_revision":"sm3:`) {
 			t.Errorf("%s entry: %s", action, e)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAuditFollow: `qiao audit query --follow` prints entries appended
+// after it started, until interrupted.
+func TestAuditFollow(t *testing.T) {
+	d := serveDeployment(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- auditQuery(ctx, d.client(t, "user:dave"), &exchangev1.QueryEntriesRequest{Action: "request.create"}, true, 20*time.Millisecond, out)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(out.String(), "request.create") {
+		t.Fatalf("entries before any request: %s", out.String())
+	}
+	if _, err := d.client(t, "user:alice").Access.CreateRequest(t.Context(), &exchangev1.CreateRequestRequest{
+		Dataset: "police.deaths", Purpose: "p", LegalBasis: "b", CaseNumber: "c", Fields: []*exchangev1.FieldMasking{{Field: "death_date"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(out.String(), `"action":"request.create"`); i++ {
+		if i == 200 {
+			t.Fatalf("--follow did not print the new entry: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("follow ended with %v", err)
 	}
 }
