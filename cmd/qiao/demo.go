@@ -34,7 +34,7 @@ func newDemoCmd() *cobra.Command {
 loopback ports, writes synthetic exports of every dataset (as qiao synth) and has
 each agency push its own over GM-TLS (as qiao push: signed requests, SM2/SM4
 envelopes), printing what was pushed and rejected; pushes a batch with bad rows that
-is refused, reads it back; then user:alice requests the death records for a case, bob
+is refused, reads it back; then user:alice requests medical-insurance settlements for a case, bob
 and carol approve, and alice pulls them masked into a CSV file; finally it stops the
 gateway and verifies the audit log.`,
 		Args: cobra.NoArgs,

@@ -37,7 +37,8 @@ func TestDemo(t *testing.T) {
 		"user:alice approving her own request: 拒绝 refused",
 		"user:carol approved: 已批准 approved, 2 of 2",
 		"user:alice pulled ",
-		"411528********",
+		"第一行 first row (脱敏 masked): JS",
+		"********",
 		"audit log verified",
 	} {
 		if !strings.Contains(out, want) {

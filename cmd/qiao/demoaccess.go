@@ -15,7 +15,7 @@ import (
 )
 
 // demoAccess walks through an access request on the running demo gateway:
-// alice (procuratorate) asks for the police's death records for a case,
+// alice (procuratorate) asks for the medical-insurance settlements for a case,
 // bob and carol (the data-acquisition team) approve, and alice pulls the
 // granted fields, masked, into a CSV file.
 func demoAccess(ctx context.Context, dir string, a gateway.Addrs, w io.Writer) error {
@@ -40,15 +40,15 @@ func demoAccess(ctx context.Context, dir string, a gateway.Addrs, w io.Writer) e
 	defer cancel()
 
 	r, err := users["user:alice"].Access.CreateRequest(ctx, &exchangev1.CreateRequestRequest{
-		Dataset: "police.deaths", Purpose: "核查死亡后冒领养老金线索 checking pensions paid after death",
-		LegalBasis: "《中华人民共和国人民检察院组织法》第二十一条", CaseNumber: "(2026)豫1528行监1号",
-		Fields: []*exchangev1.FieldMasking{{Field: "id_number"}, {Field: "name"}, {Field: "death_date"}},
+		Dataset: "medins.settlements", Purpose: "核查医保基金第三方责任支付线索 checking fund payments a liable third party owed",
+		LegalBasis: "《中华人民共和国社会保险法》第三十条；《人民检察院组织法》第二十一条", CaseNumber: "(2026)豫1528行监1号",
+		Fields: []*exchangev1.FieldMasking{{Field: "settlement_no"}, {Field: "id_number"}, {Field: "name"}, {Field: "admission_date"}, {Field: "fund_paid"}},
 	})
 	if err != nil {
 		return fmt.Errorf("alice's request: %w", err)
 	}
 	req := r.GetRequest()
-	fmt.Fprintf(w, "\n调取申请 request %s by user:alice for police.deaths: %s, needs %d approvals (敏感数据 sensitive)\n",
+	fmt.Fprintf(w, "\n调取申请 request %s by user:alice for medins.settlements: %s, needs %d approvals (敏感数据 sensitive)\n",
 		req.GetRequestId(), stateName(req.GetState()), req.GetApprovalsRequired())
 	if _, err := users["user:alice"].Access.Approve(ctx, &exchangev1.ApproveRequest{RequestId: req.GetRequestId(), Reason: "自批"}); err != nil {
 		fmt.Fprintf(w, "  user:alice approving her own request: %s\n", status.Convert(err).Message())
