@@ -506,6 +506,16 @@ func (s *Service) Pull(ctx context.Context, req *exchangev1.PullRequest) (*excha
 		return nil, fmt.Errorf("access: reading %s: %w", ds.ID, err)
 	}
 	payload := maskRows(ds, q.Fields, d.Mask, rows)
+	body, err := proto.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("access: encoding the pull: %w", err)
+	}
+	if len(body) > envelope.MaxPlaintextSize {
+		// Refused before the pull is counted: the requester keeps it.
+		return nil, rpcerr.WithMessage(fmt.Errorf("access: %w: %d rows make %d bytes, over the envelope's %d",
+			rpcerr.ErrResourceExhausted, len(payload.Rows), len(body), envelope.MaxPlaintextSize),
+			"结果过大，请缩小时间范围 the rows exceed one envelope: ask for a narrower time range")
+	}
 
 	// The pull is counted and audited before anything is sealed: if the
 	// entry cannot be recorded, or the grant was used up meanwhile,
@@ -526,10 +536,6 @@ func (s *Service) Pull(ctx context.Context, req *exchangev1.PullRequest) (*excha
 	}
 	if err != nil {
 		return nil, fmt.Errorf("access: recording the pull: %w", err)
-	}
-	body, err := proto.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("access: encoding the pull: %w", err)
 	}
 	env, err := envelope.Seal(s.cfg.Sign, recipient, envelope.AssociatedData{
 		Dataset: ds.ID, BatchID: g.ID + ".pull-" + strconv.Itoa(g.Pulls), Created: s.cfg.Now(), ContentType: ContentType}, body)
