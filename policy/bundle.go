@@ -23,6 +23,17 @@ import (
 //go:embed bundle/*.rego
 var defaultBundle embed.FS
 
+// DefaultBundle returns the built-in bundle, its Rego tests included, as a
+// file system whose root holds the .rego files: what an operator copies to
+// start a bundle of their own (qiao policy export).
+func DefaultBundle() fs.FS {
+	sub, err := fs.Sub(defaultBundle, "bundle")
+	if err != nil {
+		panic(err) // the embedded directory exists
+	}
+	return sub
+}
+
 // Query is the document the Engine evaluates.
 const Query = "data.qiao.decision"
 

@@ -524,3 +524,63 @@ func TestAuditFollow(t *testing.T) {
 		t.Fatalf("follow ended with %v", err)
 	}
 }
+
+// TestPolicyReload: a gateway pointed at an operator's bundle directory
+// reloads it on change without a restart, refuses a bundle that does not
+// compile and keeps the previous one, and audits each with the revision.
+func TestPolicyReload(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "policy")
+	mustRun(t, "policy", "export", dir)
+	d := serveDeploymentWith(t, map[string]string{"policy.dir": dir, "policy.reload_interval": "1s"})
+	dave := d.client(t, "user:dave")
+	entries := func(n int) []string {
+		t.Helper()
+		var out []string
+		for range 200 {
+			q, err := dave.Audit.QueryEntries(t.Context(), &exchangev1.QueryEntriesRequest{Action: "policy.reload"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = out[:0]
+			for _, e := range q.GetEntries() {
+				out = append(out, string(e.GetEncoding()))
+			}
+			if len(out) >= n {
+				return out
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%d policy.reload entries, want %d: %v", len(out), n, out)
+		return nil
+	}
+	got := entries(1)
+	if !strings.Contains(got[0], "policy loaded at start: bundle "+dir) {
+		t.Fatalf("start entry: %s", got[0])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "note.rego"), []byte("package qiao\n\nbundle_note := \"v2\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got = entries(2)
+	if !strings.Contains(got[1], `"effect":"allow"`) || !strings.Contains(got[1], "previous revision sm3:") {
+		t.Fatalf("reload entry: %s", got[1])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.rego"), []byte("package qiao\n\nx := \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got = entries(3)
+	if !strings.Contains(got[2], `"effect":"deny"`) || !strings.Contains(got[2], "bundle refused, previous kept") {
+		t.Fatalf("refused reload entry: %s", got[2])
+	}
+	// The previous bundle still decides.
+	pushRows(t, d.client(t, "police."+region), "police.deaths", "after-refused-reload",
+		[]string{"id_number", "name", "death_date", "cancel_date"}, demoRows(t))
+}
+
+func demoRows(t *testing.T) [][]string {
+	t.Helper()
+	rows, err := demoDeaths(2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}

@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newPullCmd(),
 		newSynthCmd(),
 		newPushCmd(),
+		newPolicyCmd(),
 	)
 	return root
 }
