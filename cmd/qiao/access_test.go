@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/qiao-exchange/qiao/adapters/client"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
+	"github.com/qiao-exchange/qiao/gateway/gatewaytest"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
 	"github.com/qiao-exchange/qiao/schema"
 )
@@ -583,4 +585,53 @@ func demoRows(t *testing.T) [][]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestAccessREST: the access workflow over REST on TLS 1.3, as an agency's
+// own system in another language would call it: JSON bodies, signed
+// requests, and the same refusals.
+func TestAccessREST(t *testing.T) {
+	d := serveDeployment(t)
+	ctx := t.Context()
+	rest := "https://" + d.addrs.RESTTLS13.String()
+	call := func(principal, method, path, body string) (int, string) {
+		t.Helper()
+		var b []byte
+		if body != "" {
+			b = []byte(body)
+		}
+		req, err := gatewaytest.NewRequest(ctx, d.signer(t, principal, nil), method, rest+path, b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return get(t, d.http, req)
+	}
+	code, body := call("user:alice", "POST", "/v1/requests", `{"dataset":"court.enforcement_cases","purpose":"行政非诉执行监督",
+		"legalBasis":"《中华人民共和国行政诉讼法》第十一条","caseNumber":"(2026)豫1528行监3号",
+		"fields":[{"field":"case_no"},{"field":"respondent_id","masking":"MASKING_TOKEN"}]}`)
+	if code != http.StatusOK || !strings.Contains(body, `"state":"REQUEST_STATE_PENDING"`) || !strings.Contains(body, `"approvalsRequired":1`) {
+		t.Fatalf("create over REST: %d %s", code, body)
+	}
+	var created struct {
+		Request struct {
+			RequestID string `json:"requestId"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil || created.Request.RequestID == "" {
+		t.Fatalf("create over REST: %v %s", err, body)
+	}
+	id := created.Request.RequestID
+	if code, body = call("user:alice", "POST", "/v1/requests/"+id+":approve", `{"reason":"自批"}`); code != http.StatusForbidden {
+		t.Fatalf("alice approving her own request over REST: %d %s", code, body)
+	}
+	if code, body = call("user:bob", "POST", "/v1/requests/"+id+":approve", `{"reason":"同意"}`); code != http.StatusOK ||
+		!strings.Contains(body, `"state":"REQUEST_STATE_APPROVED"`) || !strings.Contains(body, `"grantId":"G`) {
+		t.Fatalf("bob approving over REST: %d %s", code, body)
+	}
+	if code, body = call("user:alice", "GET", "/v1/requests?state=REQUEST_STATE_APPROVED", ""); code != http.StatusOK || !strings.Contains(body, id) {
+		t.Fatalf("listing over REST: %d %s", code, body)
+	}
+	if code, body = call("user:carol", "GET", "/v1/requests/"+id, ""); code != http.StatusOK || !strings.Contains(body, `"approver":"user:bob"`) {
+		t.Fatalf("an approver reading the request over REST: %d %s", code, body)
+	}
 }
