@@ -35,6 +35,7 @@ type Engine struct {
 
 	reloading sync.Mutex
 	cur       atomic.Pointer[compiled]
+	metrics   *engineMetrics
 }
 
 // New loads and compiles the bundle of opts.Dir, or the embedded default
@@ -53,6 +54,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	e.metrics = m
 	c, err := load(ctx, e.dir)
 	if err != nil {
 		return nil, err
@@ -88,6 +94,14 @@ func (e *Engine) Revision() string { return e.cur.Load().revision }
 // caller refuses the call either way and logs the error. Each decision is
 // bounded by Options.Timeout.
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
+	start := time.Now()
+	d, err := e.decide(ctx, in)
+	e.metrics.seconds.Observe(time.Since(start).Seconds())
+	e.metrics.decisions.WithLabelValues(in.Action, outcome(d, err)).Inc()
+	return d, err
+}
+
+func (e *Engine) decide(ctx context.Context, in Input) (Decision, error) {
 	c := e.cur.Load()
 	if err := in.check(); err != nil {
 		return e.deny(ctx, c, &in, ReasonInput, err)
@@ -171,6 +185,11 @@ func (e *Engine) Reload(ctx context.Context) error {
 	prev := e.cur.Load().revision
 	c, err := load(ctx, e.dir)
 	r := Reload{Previous: prev, Revision: prev, Err: err}
+	if err == nil {
+		e.metrics.reloads.WithLabelValues("applied").Inc()
+	} else {
+		e.metrics.reloads.WithLabelValues("refused").Inc()
+	}
 	if err == nil {
 		e.cur.Store(c)
 		r.Revision = c.revision

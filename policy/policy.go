@@ -26,6 +26,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Actions the default bundle knows. Any other action is denied.
@@ -232,6 +234,9 @@ type Options struct {
 	OnReload func(ctx context.Context, r Reload)
 	// Timeout bounds one decision; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// Registerer takes the Engine's metrics (qiao_policy_*); nil registers
+	// none.
+	Registerer prometheus.Registerer
 }
 
 // DefaultTimeout is the time one decision may take unless Options say

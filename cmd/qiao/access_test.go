@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -276,6 +277,24 @@ func TestAccessWorkflow(t *testing.T) {
 	}
 	if n := count(steps, "dataset.pull user:alice deny"); n < 2 {
 		t.Errorf("%d refused pulls by alice on the log, want the one past the limit and the expired one", n)
+	}
+
+	// Operators see the decisions in the metrics, by action and outcome.
+	resp, err := http.Get("http://" + d.addrs.Admin.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`qiao_access_decisions_total{action="dataset.pull",effect="allow"} 1`,
+		`qiao_access_pulled_rows_total{dataset="medins.settlements"} 5`,
+		`qiao_policy_decisions_total{action="request.approve",outcome="deny"} 3`,
+		`qiao_policy_decision_seconds_count`,
+	} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }
 

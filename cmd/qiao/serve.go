@@ -116,13 +116,13 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		return err
 	}
 	defer wh.Close()
-	engine, err := openPolicy(ctx, cfg, db, auditLog, id, log)
+	engine, err := openPolicy(ctx, cfg, db, auditLog, id, reg, log)
 	if err != nil {
 		return err
 	}
 	accessSvc, err := access.New(access.Config{
 		Store: db, Policy: engine, Audit: auditLog, Rows: wh, Schemas: schemas,
-		Sign: id.sign.Key, Roots: roots, Self: id.sign.Cert.Principal(), Logger: log,
+		Sign: id.sign.Key, Roots: roots, Self: id.sign.Cert.Principal(), Registerer: reg, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -305,7 +305,7 @@ func recordKeyLoad(ctx context.Context, cfg config.Config, db *store.DB, auditLo
 // openPolicy loads the policy bundle cfg names (the built-in one when
 // none) and records the load in the audit log, as it records every later
 // reload: the bundle's digest, and why a refused bundle was refused.
-func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity, log *slog.Logger) (*policy.Engine, error) {
+func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity, reg prometheus.Registerer, log *slog.Logger) (*policy.Engine, error) {
 	record := func(ctx context.Context, r policy.Reload, reason string) {
 		e := audit.Entry{
 			Actor:    audit.Actor{Principal: id.sign.Cert.Principal()},
@@ -333,9 +333,10 @@ func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *
 		dir = cfg.Path(cfg.Policy.Dir)
 	}
 	engine, err := policy.New(ctx, policy.Options{
-		Dir:     dir,
-		Logger:  log,
-		Timeout: cfg.Policy.DecisionTimeout,
+		Dir:        dir,
+		Logger:     log,
+		Timeout:    cfg.Policy.DecisionTimeout,
+		Registerer: reg,
 		OnReload: func(ctx context.Context, r policy.Reload) {
 			if r.Err == nil && r.Revision == r.Previous {
 				return

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -92,9 +93,12 @@ type Config struct {
 	// expires; DefaultPendingTTL when 0.
 	PendingTTL time.Duration
 	// Self is the gateway's principal, the actor of expiries.
-	Self   string
-	Now    func() time.Time
-	Logger *slog.Logger
+	Self string
+	// Registerer takes the service's metrics (qiao_access_*); nil
+	// registers none.
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 // DefaultPendingTTL is how long a request waits for approvers by default.
@@ -103,8 +107,9 @@ const DefaultPendingTTL = 30 * 24 * time.Hour
 // Service implements exchangev1.AccessServer.
 type Service struct {
 	exchangev1.UnimplementedAccessServer
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
 }
 
 var _ exchangev1.AccessServer = (*Service)(nil)
@@ -126,7 +131,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Self == "" {
 		cfg.Self = "gateway"
 	}
-	return &Service{cfg: cfg, log: cfg.Logger}, nil
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, metrics: m}, nil
 }
 
 // expireRevision names the built-in rule of expiry in audit entries.
@@ -165,6 +174,7 @@ func (s *Service) ExpirePending(ctx context.Context) (int, error) {
 			}
 			n++
 			expired++
+			s.metrics.expired.Inc()
 		}
 		if expired == 0 || len(rs) < 1000 {
 			return n, nil
@@ -542,6 +552,7 @@ func (s *Service) Pull(ctx context.Context, req *exchangev1.PullRequest) (*excha
 	if err != nil {
 		return nil, fmt.Errorf("access: sealing the pull: %w", err)
 	}
+	s.metrics.rows.WithLabelValues(ds.ID).Add(float64(len(payload.Rows)))
 	return &exchangev1.PullResponse{Envelope: env, RowCount: int64(len(payload.Rows)), Grant: grantToProto(g, s.cfg.Now())}, nil
 }
 
@@ -617,8 +628,10 @@ func (s *Service) refuse(ctx context.Context, caller *authn.Caller, action, kind
 		"拒绝 refused: "+strings.Join(d.Reasons, "; "))
 }
 
-// entry is the audit entry of action by caller.
+// entry is the audit entry of action by caller. Every step recorded goes
+// through it, so it also counts the decision.
 func (s *Service) entry(caller *authn.Caller, action, kind, id, dataset string, d policy.Decision, tokens, details []string) audit.Entry {
+	s.metrics.decisions.WithLabelValues(action, effect(d.Allow)).Inc()
 	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
 	for _, r := range caller.Roles {
 		actor.Roles = append(actor.Roles, string(r))
