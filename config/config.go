@@ -52,6 +52,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Policy says which policy bundle decides access.
 	Policy Policy `yaml:"policy"`
+	// Leads configures where leads are forwarded.
+	Leads Leads `yaml:"leads"`
 	// Server says where the gateway listens and how it shuts down.
 	Server Server `yaml:"server"`
 	// Limits bound what one call or one caller can make the gateway do.
@@ -132,6 +134,24 @@ type Audit struct {
 	// CheckpointInterval is how often a signed checkpoint is issued while
 	// entries are appended.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Leads configures the forwarding of leads.
+type Leads struct {
+	// KafkaBrokers are the Kafka bootstrap brokers, host:port, separated by
+	// commas; empty keeps leads in the outbox, served by the API.
+	KafkaBrokers string `yaml:"kafka_brokers"`
+}
+
+// Brokers returns KafkaBrokers as a list, without blanks.
+func (l Leads) Brokers() []string {
+	var out []string
+	for _, b := range strings.Split(l.KafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // Policy configures the policy engine.
@@ -384,6 +404,11 @@ func (c Config) Validate() error {
 	}
 	if c.Policy.ReloadInterval < time.Second || c.Policy.ReloadInterval > time.Hour {
 		bad("policy.reload_interval", "%s is outside 1s to 1h", c.Policy.ReloadInterval)
+	}
+	for _, b := range c.Leads.Brokers() {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			bad("leads.kafka_brokers", "%q is not host:port", b)
+		}
 	}
 	if c.Policy.DecisionTimeout < time.Millisecond || c.Policy.DecisionTimeout > 10*time.Second {
 		bad("policy.decision_timeout", "%s is outside 1ms to 10s", c.Policy.DecisionTimeout)

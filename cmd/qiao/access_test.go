@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -24,8 +26,10 @@ import (
 	"github.com/qiao-exchange/qiao/adapters/client"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/gateway/gatewaytest"
+	"github.com/qiao-exchange/qiao/leads/forward"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
 	"github.com/qiao-exchange/qiao/schema"
+	"github.com/qiao-exchange/qiao/store"
 )
 
 // client returns a signed client of the running gateway as principal.
@@ -652,5 +656,50 @@ func TestAccessREST(t *testing.T) {
 	}
 	if code, body = call("user:carol", "GET", "/v1/requests/"+id, ""); code != http.StatusOK || !strings.Contains(body, `"approver":"user:bob"`) {
 		t.Fatalf("an approver reading the request over REST: %d %s", code, body)
+	}
+}
+
+// TestServeForwardsOutbox: with leads.kafka_brokers set, the running
+// gateway publishes what waits in its outbox to the broker (kfake, a
+// Kafka-protocol broker in Go on loopback; no Apache Kafka runs here).
+func TestServeForwardsOutbox(t *testing.T) {
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, forward.DefaultTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	addr := broker.ListenAddrs()[0]
+	d := serveDeploymentWith(t, map[string]string{"leads.kafka_brokers": addr})
+
+	// A lead stored with its outbox message, as the model runner does, in
+	// the gateway's own state database (SQLite takes a second connection).
+	db, err := store.Open(t.Context(), store.Config{DSN: filepath.Join(d.dir, "state.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := strings.Repeat("5e", 32)
+	if err := db.InTx(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.Enqueue(t.Context(), store.Message{Topic: forward.DefaultTopic, Key: id, Value: []byte(`{"lead":"` + id + `"}`)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: forward.DefaultTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	m, err := r.ReadMessage(ctx)
+	if err != nil || string(m.Key) != id {
+		t.Fatalf("consumed %q, %v", m.Key, err)
+	}
+	for i := 0; ; i++ {
+		if ms, err := db.Pending(t.Context(), 10); err == nil && len(ms) == 0 {
+			break
+		}
+		if i == 200 {
+			t.Fatal("the published message is still pending")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

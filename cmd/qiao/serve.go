@@ -31,6 +31,7 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/directory"
 	"github.com/qiao-exchange/qiao/gateway/push"
+	"github.com/qiao-exchange/qiao/leads/forward"
 	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
@@ -135,6 +136,19 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		defer close(runDone)
 		_ = auditLog.Run(runCtx, cfg.Audit.CheckpointInterval)
 	}()
+	if brokers := cfg.Leads.Brokers(); len(brokers) > 0 {
+		fw, err := forward.New(forward.Config{Brokers: brokers, Outbox: db, Registerer: reg, Logger: log})
+		if err != nil {
+			return err
+		}
+		fwDone := make(chan struct{})
+		go func() {
+			defer close(fwDone)
+			_ = fw.Run(runCtx)
+		}()
+		defer func() { stopRun(); <-fwDone }()
+		log.InfoContext(ctx, "forwarding leads to Kafka", slog.String("brokers", cfg.Leads.KafkaBrokers), slog.String("topic", forward.DefaultTopic))
+	}
 	expireDone := make(chan struct{})
 	go func() {
 		defer close(expireDone)
