@@ -128,6 +128,12 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err != nil {
 		return err
 	}
+	var fw *forward.Forwarder
+	if brokers := cfg.Leads.Brokers(); len(brokers) > 0 {
+		if fw, err = forward.New(forward.Config{Brokers: brokers, Outbox: db, Registerer: reg, Logger: log}); err != nil {
+			return err
+		}
+	}
 	// Checkpoints are issued until the gateway stops, and the loop has ended
 	// before the state store closes.
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -136,11 +142,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		defer close(runDone)
 		_ = auditLog.Run(runCtx, cfg.Audit.CheckpointInterval)
 	}()
-	if brokers := cfg.Leads.Brokers(); len(brokers) > 0 {
-		fw, err := forward.New(forward.Config{Brokers: brokers, Outbox: db, Registerer: reg, Logger: log})
-		if err != nil {
-			return err
-		}
+	if fw != nil {
 		fwDone := make(chan struct{})
 		go func() {
 			defer close(fwDone)
