@@ -26,8 +26,8 @@ import (
 	"github.com/qiao-exchange/qiao/adapters/client"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/gateway/gatewaytest"
-	"github.com/qiao-exchange/qiao/leads/forward"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/leads/forward"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
 )
