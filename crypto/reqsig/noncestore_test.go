@@ -91,12 +91,21 @@ func TestMemoryNonceStoreCapacity(t *testing.T) {
 	if err := s.Remember(ctx, "court.411528", "n3", until); !errors.Is(err, reqsig.ErrNonceStoreFull) {
 		t.Fatalf("1 s before expiry: got %v, want ErrNonceStoreFull", err)
 	}
+	// Expired nonces are evicted lazily: from the new nonce's shard at
+	// once, from every shard when the store is full. So three new nonces
+	// fit, and a fourth does not.
 	clock.Advance(time.Second)
-	if err := s.Remember(ctx, "court.411528", "n3", clock.Now().Add(reqsig.NonceLifetime)); err != nil {
-		t.Fatalf("after expiry: %v", err)
+	later := clock.Now().Add(reqsig.NonceLifetime)
+	for _, n := range []string{"n3", "n4", "n5"} {
+		if err := s.Remember(ctx, "court.411528", n, later); err != nil {
+			t.Fatalf("%s after expiry: %v", n, err)
+		}
 	}
-	if s.Len() != 1 {
-		t.Fatalf("Len %d after the sweep, want 1", s.Len())
+	if s.Len() != 3 {
+		t.Fatalf("Len %d after the sweep, want 3", s.Len())
+	}
+	if err := s.Remember(ctx, "court.411528", "n6", later); !errors.Is(err, reqsig.ErrNonceStoreFull) {
+		t.Fatalf("a fourth unexpired nonce: got %v, want ErrNonceStoreFull", err)
 	}
 
 	// The default capacity.
