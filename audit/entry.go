@@ -47,6 +47,7 @@ const (
 	ActionRequestWithdraw   = "request.withdraw"
 	ActionRequestExpire     = "request.expire"
 	ActionGrantRevoke       = "grant.revoke"
+	ActionLeadCreate        = "lead.create"
 )
 
 // Resource kinds.

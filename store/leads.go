@@ -62,8 +62,10 @@ func checkLead(l *Lead) error {
 	if err := checkText("model", l.Model, 128); err != nil {
 		return err
 	}
-	if err := checkText("subject", l.Subject, 128); err != nil {
-		return err
+	if l.Subject != "" {
+		if err := checkText("subject", l.Subject, 128); err != nil {
+			return err
+		}
 	}
 	if err := checkProse("title", l.TitleZh, 1000); err != nil {
 		return err

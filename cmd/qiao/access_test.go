@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/gateway/gatewaytest"
 	exchangev1 "github.com/qiao-exchange/qiao/gen/go/qiao/exchange/v1"
+	"github.com/qiao-exchange/qiao/leads"
 	"github.com/qiao-exchange/qiao/leads/forward"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
@@ -701,5 +703,79 @@ func TestServeForwardsOutbox(t *testing.T) {
 			t.Fatal("the published message is still pending")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeRunsModels: agencies push synthetic exports to a running
+// gateway; the supervision models run after the pushes; every planted case
+// of the ground truth becomes one lead, stored with its audit entry, and
+// its signed message reaches the Kafka topic (kfake on loopback).
+func TestServeRunsModels(t *testing.T) {
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, forward.DefaultTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	d := serveDeploymentWith(t, map[string]string{"leads.kafka_brokers": broker.ListenAddrs()[0]})
+	if err := demoSynthPush(t.Context(), d.dir, d.addrs, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	truth, err := os.ReadFile(filepath.Join(d.dir, "synth", "truth.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := strings.Count(string(truth), `"kind":"planted"`)
+	if planted == 0 {
+		t.Fatal("no planted case in truth.jsonl")
+	}
+
+	db, err := store.Open(t.Context(), store.Config{DSN: filepath.Join(d.dir, "state.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ls []store.Lead
+	for i := 0; ; i++ {
+		if ls, err = db.ListLeads(t.Context(), store.LeadQuery{Limit: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) >= planted {
+			break
+		}
+		if i == 300 {
+			t.Fatalf("%d leads stored, want %d planted cases", len(ls), planted)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // nothing more should come
+	if ls, _ = db.ListLeads(t.Context(), store.LeadQuery{Limit: 1000}); len(ls) != planted {
+		t.Fatalf("%d leads stored, want exactly the %d planted cases", len(ls), planted)
+	}
+
+	// Each lead is on the audit log and its signed message on the topic.
+	q, err := d.client(t, "user:dave").Audit.QueryEntries(t.Context(), &exchangev1.QueryEntriesRequest{Action: "lead.create"})
+	if err != nil || len(q.GetEntries()) != planted {
+		t.Fatalf("%d lead.create entries (%v), want %d", len(q.GetEntries()), err, planted)
+	}
+	gwCert := d.client(t, "user:dave").Config().GatewaySign
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: broker.ListenAddrs(), Topic: forward.DefaultTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	seen := map[string]bool{}
+	for len(seen) < planted {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(seen), planted, err)
+		}
+		var msg leads.Message
+		if err := json.Unmarshal(m.Value, &msg); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := base64.StdEncoding.DecodeString(msg.Signature)
+		if err != nil || gwCert.PublicKey().Verify(msg.Lead, sig) != nil {
+			t.Fatalf("message %s: the gateway's signature does not verify", m.Key)
+		}
+		seen[string(m.Key)] = true
 	}
 }

@@ -33,6 +33,8 @@ func TestDemo(t *testing.T) {
 		"batch demo-2026-11-a of police.411528: COMMITTED, 3 rows",
 		"push of demo-2026-11-b refused",
 		"REJECTED, 3 rows, 2 rejected: row 2 id_number (invalid resident ID number: check digit is wrong); row 3 death_date",
+		"supervision models ran after the pushes",
+		"hrss.pension_after_death",
 		"needs 2 approvals",
 		"user:alice approving her own request: 拒绝 refused",
 		"user:carol approved: 已批准 approved, 2 of 2",

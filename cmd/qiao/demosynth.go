@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/qiao-exchange/qiao/adapters/client"
 	"github.com/qiao-exchange/qiao/adapters/synth"
 	"github.com/qiao-exchange/qiao/gateway"
+	"github.com/qiao-exchange/qiao/store"
 )
 
 // demoPeople is the population of the demo's synthetic county.
@@ -59,5 +61,51 @@ func demoSynthPush(ctx context.Context, dir string, a gateway.Addrs, w io.Writer
 		strconv.Itoa(total.Skipped), strconv.Itoa(total.Rejected), strconv.Itoa(total.Problems)})
 	fmt.Fprintln(w, "各机构推送 each agency pushes its exports (qiao push, GM-TLS, SM2-signed, SM4-sealed):")
 	printTable(w, table)
+	return demoLeads(ctx, dir, sum, w)
+}
+
+// demoLeads waits for the supervision models, which run after the pushes,
+// to store their leads, and prints them by model with one title each.
+func demoLeads(ctx context.Context, dir string, sum synth.Summary, w io.Writer) error {
+	planted := 0
+	for _, c := range sum.Truth {
+		if c.Kind == synth.Planted {
+			planted++
+		}
+	}
+	db, err := store.Open(ctx, store.Config{DSN: filepath.Join(dir, "state.db")})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var ls []store.Lead
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if ls, err = db.ListLeads(ctx, store.LeadQuery{Limit: 10000}); err != nil {
+			return err
+		}
+		if len(ls) >= planted || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	byModel := map[string][]store.Lead{}
+	var names []string
+	for _, l := range ls {
+		if _, ok := byModel[l.Model]; !ok {
+			names = append(names, l.Model)
+		}
+		byModel[l.Model] = append(byModel[l.Model], l)
+	}
+	slices.Sort(names)
+	fmt.Fprintf(w, "\n监督模型 supervision models ran after the pushes: %d leads (%d cases planted by qiao synth), each audited and in the outbox:\n", len(ls), planted)
+	table := [][]string{{"模型 model", "线索 leads", "例 example"}}
+	for _, n := range names {
+		table = append(table, []string{n, strconv.Itoa(len(byModel[n])), byModel[n][0].TitleZh})
+	}
+	printTable(w, table)
+	if len(ls) != planted {
+		return fmt.Errorf("the models found %d leads; qiao synth planted %d cases", len(ls), planted)
+	}
 	return nil
 }

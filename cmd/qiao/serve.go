@@ -31,7 +31,9 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/directory"
 	"github.com/qiao-exchange/qiao/gateway/push"
+	"github.com/qiao-exchange/qiao/leads"
 	"github.com/qiao-exchange/qiao/leads/forward"
+	"github.com/qiao-exchange/qiao/leads/models"
 	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/schema"
 	"github.com/qiao-exchange/qiao/store"
@@ -112,7 +114,15 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pusher, wh, keys, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log)
+	// The models that read a dataset run after its batches are published;
+	// the runner is made once the warehouse is open.
+	var published func(dataset string)
+	pusher, wh, keys, err := openPushPipeline(ctx, cfg, ks, db, schemas, id, roots, auditLog, reg, log,
+		func(dataset string) {
+			if published != nil {
+				published(dataset)
+			}
+		})
 	if err != nil {
 		return err
 	}
@@ -134,6 +144,20 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 			return err
 		}
 	}
+	ms, err := models.Load()
+	if err != nil {
+		return err
+	}
+	var kick func()
+	if fw != nil {
+		kick = fw.Kick
+	}
+	runner, err := leads.New(leads.Config{Models: ms, Warehouse: wh, Store: db, Audit: auditLog, Sign: id.sign.Key,
+		Self: id.sign.Cert.Principal(), Kick: kick, Registerer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	published = runner.Changed
 	// Checkpoints are issued until the gateway stops, and the loop has ended
 	// before the state store closes.
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -151,6 +175,12 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		defer func() { stopRun(); <-fwDone }()
 		log.InfoContext(ctx, "forwarding leads to Kafka", slog.String("brokers", cfg.Leads.KafkaBrokers), slog.String("topic", forward.DefaultTopic))
 	}
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		runner.Run(runCtx)
+	}()
+	defer func() { stopRun(); <-runnerDone }()
 	expireDone := make(chan struct{})
 	go func() {
 		defer close(expireDone)
@@ -226,7 +256,8 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 // storage keys from the keystore, runs the warehouse's start-up recovery,
 // and returns the Pusher over them. The caller closes the warehouse.
 func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keystore, db *store.DB,
-	schemas *schema.Registry, id identity, roots []*ca.Certificate, auditLog *audit.Log, reg prometheus.Registerer, log *slog.Logger) (*push.Pusher, *warehouse.Warehouse, *fieldcrypt.Keys, error) {
+	schemas *schema.Registry, id identity, roots []*ca.Certificate, auditLog *audit.Log, reg prometheus.Registerer, log *slog.Logger,
+	published func(dataset string)) (*push.Pusher, *warehouse.Warehouse, *fieldcrypt.Keys, error) {
 	master, err := keystore.LoadSecret(ctx, ks, fieldcrypt.MasterKeyName)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("存储主密钥不可用 the storage master key: %w", err)
@@ -265,6 +296,7 @@ func openPushPipeline(ctx context.Context, cfg config.Config, ks keystore.Keysto
 		},
 		Logger:     log,
 		Registerer: reg,
+		Published:  published,
 	})
 	if err != nil {
 		wh.Close()

@@ -120,6 +120,10 @@ type Config struct {
 	// Registerer takes the pipeline's metrics (qiao_push_*); nil registers
 	// them nowhere.
 	Registerer prometheus.Registerer
+	// Published, if set, is called with a batch's dataset once its rows
+	// are visible (the supervision models that read it are then due). It
+	// must not block.
+	Published func(dataset string)
 }
 
 // Pusher implements gateway.Pusher. It is safe for concurrent use.
@@ -505,6 +509,10 @@ func (p *Pusher) publish(ctx context.Context, key store.BatchKey) {
 		p.log.LogAttrs(ctx, slog.LevelError, "committed batch not yet visible; the next start publishes it",
 			slog.String("principal", authn.LogName(key.Principal)), slog.String("dataset", key.Dataset),
 			slog.String("batch_id", key.ID), slog.String("error", err.Error()))
+		return
+	}
+	if p.cfg.Published != nil {
+		p.cfg.Published(key.Dataset)
 	}
 }
 
