@@ -48,6 +48,7 @@ const (
 	ActionRequestExpire     = "request.expire"
 	ActionGrantRevoke       = "grant.revoke"
 	ActionLeadCreate        = "lead.create"
+	ActionLeadRead          = "lead.read"
 )
 
 // Resource kinds.

@@ -125,6 +125,9 @@ type Options struct {
 	// Access serves requests, approvals, grants and pulls
 	// (gateway/access); nil answers them with UNIMPLEMENTED.
 	Access exchangev1.AccessServer
+	// Leads serves the models' leads (gateway/leadsvc); nil serves no
+	// Leads service.
+	Leads exchangev1.LeadsServer
 	// Nonces remembers the nonces of signed requests.
 	Nonces reqsig.NonceStore
 	// Audit is the audit log (*audit.Log): each directory change is
@@ -169,6 +172,7 @@ type Server struct {
 	catalogue *catalogue.Service
 	datasets  *datasetsService
 	access    exchangev1.AccessServer
+	leads     exchangev1.LeadsServer
 
 	tlcp  *gmtls.Config
 	tls13 *tls.Config
@@ -268,6 +272,7 @@ func New(opts Options) (*Server, error) {
 	s.datasets = &datasetsService{store: opts.Store, schemas: opts.Schemas, policy: opts.Policy, pusher: opts.Pusher,
 		audit: opts.Audit, tx: opts.Store.InTx, now: opts.Now, log: opts.Logger}
 	s.access = opts.Access
+	s.leads = opts.Leads
 	if s.access == nil {
 		s.access = unservedAccess{}
 	}
@@ -300,6 +305,9 @@ func (s *Server) registerServices(r grpc.ServiceRegistrar) {
 	exchangev1.RegisterCatalogueServer(r, s.catalogue)
 	exchangev1.RegisterDatasetsServer(r, s.datasets)
 	exchangev1.RegisterAccessServer(r, s.access)
+	if s.leads != nil {
+		exchangev1.RegisterLeadsServer(r, s.leads)
+	}
 }
 
 // Listen binds every enabled listener. Serve calls it if it was not called.

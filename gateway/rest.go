@@ -79,6 +79,11 @@ func (s *Server) newRESTHandler() (http.Handler, error) {
 			return nil, fmt.Errorf("gateway: REST routes: %w", err)
 		}
 	}
+	if s.leads != nil {
+		if err := exchangev1.RegisterLeadsHandlerServer(ctx, mux, s.leads); err != nil {
+			return nil, fmt.Errorf("gateway: REST routes: %w", err)
+		}
+	}
 	if s.auditsvc != nil {
 		if err := exchangev1.RegisterAuditHandlerServer(ctx, mux, s.auditsvc); err != nil {
 			return nil, fmt.Errorf("gateway: REST routes: %w", err)

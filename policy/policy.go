@@ -44,6 +44,8 @@ const (
 	ActionPull = "dataset.pull"
 	// ActionAuditRead is reading the audit log.
 	ActionAuditRead = "audit.read"
+	// ActionLeadRead is reading the leads the models found.
+	ActionLeadRead = "lead.read"
 	// ActionPrincipalManage is registering, changing or removing principals.
 	ActionPrincipalManage = "principal.manage"
 	// ActionModelRead is a model reading a dataset in the warehouse.

@@ -89,6 +89,7 @@ type Client struct {
 	Datasets  exchangev1.DatasetsClient
 	Access    exchangev1.AccessClient
 	Audit     exchangev1.AuditClient
+	Leads     exchangev1.LeadsClient
 }
 
 // Dial connects to the gateway cfg names. The connection is made lazily, on
@@ -124,6 +125,7 @@ func Dial(cfg Config) (*Client, error) {
 		Datasets:  exchangev1.NewDatasetsClient(cc),
 		Access:    exchangev1.NewAccessClient(cc),
 		Audit:     exchangev1.NewAuditClient(cc),
+		Leads:     exchangev1.NewLeadsClient(cc),
 	}, nil
 }
 

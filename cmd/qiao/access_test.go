@@ -778,4 +778,40 @@ func TestServeRunsModels(t *testing.T) {
 		}
 		seen[string(m.Key)] = true
 	}
+
+	// Alice (procuratorate) reads them through the API; the auditor may not;
+	// both are on the log.
+	out := mustRun(t, "leads", "list", "--limit", "1000", "--dir", d.dir, "--gateway", d.addrs.GRPC.String(), "--as", "user:alice")
+	if n := strings.Count(strings.TrimSpace(out), "\n") + 1; n != planted {
+		t.Fatalf("qiao leads list shows %d leads, want %d:\n%s", n, planted, out)
+	}
+	first := strings.Fields(out)[0]
+	var full string
+	for _, l := range ls {
+		if strings.HasPrefix(l.ID, first) {
+			full = l.ID
+		}
+	}
+	if out = mustRun(t, "leads", "show", full, "--dir", d.dir, "--gateway", d.addrs.GRPC.String(), "--as", "user:alice"); !strings.Contains(out, `"evidence"`) {
+		t.Fatalf("qiao leads show:\n%s", out)
+	}
+	if out, err := run(t, "leads", "list", "--dir", d.dir, "--gateway", d.addrs.GRPC.String(), "--as", "user:dave"); err == nil {
+		t.Fatalf("an auditor listing leads: %s", out)
+	}
+	q, err = d.client(t, "user:dave").Audit.QueryEntries(t.Context(), &exchangev1.QueryEntriesRequest{Action: "lead.read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var allowed, denied int
+	for _, e := range q.GetEntries() {
+		switch {
+		case strings.Contains(string(e.GetEncoding()), `"effect":"allow"`):
+			allowed++
+		default:
+			denied++
+		}
+	}
+	if allowed != 2 || denied != 1 {
+		t.Fatalf("lead.read entries: %d allowed, %d denied; want 2 and 1", allowed, denied)
+	}
 }

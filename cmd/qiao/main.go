@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newSynthCmd(),
 		newPushCmd(),
 		newPolicyCmd(),
+		newLeadsCmd(),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/qiao-exchange/qiao/gateway/access"
 	"github.com/qiao-exchange/qiao/gateway/authn"
 	"github.com/qiao-exchange/qiao/gateway/directory"
+	"github.com/qiao-exchange/qiao/gateway/leadsvc"
 	"github.com/qiao-exchange/qiao/gateway/push"
 	"github.com/qiao-exchange/qiao/leads"
 	"github.com/qiao-exchange/qiao/leads/forward"
@@ -138,6 +139,10 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err != nil {
 		return err
 	}
+	leadSvc, err := leadsvc.New(db, engine, auditLog, log)
+	if err != nil {
+		return err
+	}
 	var fw *forward.Forwarder
 	if brokers := cfg.Leads.Brokers(); len(brokers) > 0 {
 		if fw, err = forward.New(forward.Config{Brokers: brokers, Outbox: db, Registerer: reg, Logger: log}); err != nil {
@@ -220,6 +225,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		Engine:    engine,
 		Pusher:    pusher,
 		Access:    accessSvc,
+		Leads:     leadSvc,
 		Tokens:    keys,
 		Audit:     auditLog,
 		Nonces:    reqsig.NewMemoryNonceStore(cfg.Auth.NonceCapacity, nil),

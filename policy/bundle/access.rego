@@ -21,6 +21,18 @@ audit_denials contains "需要审计员角色 / auditor role required" if not ha
 
 manage_denials contains "需要管理员角色 / admin role required" if not has_role("admin")
 
+# lead.read: the procuratorate's staff who handle cases (requesters and the
+# data-acquisition team) read the leads the models found.
+
+lead_denials contains "仅检察院人员可查阅线索 / only the procuratorate's staff read leads" if not procuratorate_staff
+
+procuratorate_staff if {
+	is_kind("user")
+	startswith(input.subject.agency, "procuratorate.")
+	some role in ["requester", "approver"]
+	has_role(role)
+}
+
 # model.read: a model reads only the datasets it declared.
 
 model_denials contains "仅模型可执行 / only models run" if not is_kind("model")

@@ -55,6 +55,23 @@ test_principal_manage_admin_only if {
 	e.reasons == ["需要管理员角色 / admin role required"]
 }
 
+test_lead_read_procuratorate_staff_only if {
+	d := qiao.decision with input as {"action": "lead.read", "subject": requester, "env": env}
+	d.allow
+	d.reasons == ["检察院办案人员查阅线索 / procuratorate staff read leads"]
+	a := qiao.decision with input as {"action": "lead.read", "subject": approver("user:a"), "env": env}
+	a.allow
+	auditor := {"principal": "user:wang", "kind": "user", "agency": "procuratorate.411528", "roles": ["auditor"]}
+	e := qiao.decision with input as {"action": "lead.read", "subject": auditor, "env": env}
+	e.allow == false
+	e.reasons == ["仅检察院人员可查阅线索 / only the procuratorate's staff read leads"]
+	p := qiao.decision with input as {"action": "lead.read", "subject": police_agency, "env": env}
+	p.allow == false
+	other := object.union(requester, {"agency": "court.411528"})
+	o := qiao.decision with input as {"action": "lead.read", "subject": other, "env": env}
+	o.allow == false
+}
+
 model := {"principal": "model:medins.third_party_injury", "kind": "model", "roles": [], "datasets": ["medins.settlements", "police.traffic_accidents"]}
 
 test_model_reads_declared_dataset_as_tokens if {

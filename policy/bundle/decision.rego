@@ -28,6 +28,7 @@ granted := {
 	"audit.read": "审计员查阅审计日志 / auditor reads the audit log",
 	"principal.manage": "管理员管理主体 / admin manages principals",
 	"model.read": "模型读取其声明的数据集 / model reads a declared dataset",
+	"lead.read": "检察院办案人员查阅线索 / procuratorate staff read leads",
 }
 
 # The refusals of the action asked for. The conditions are equalities on
@@ -49,6 +50,8 @@ denials := audit_denials if input.action == "audit.read"
 denials := manage_denials if input.action == "principal.manage"
 
 denials := model_denials | classification_denials if input.action == "model.read"
+
+denials := lead_denials if input.action == "lead.read"
 
 allow := count(denials) == 0
 
