@@ -55,9 +55,9 @@ type Config struct {
 	// Kick, if set, is called after new leads were stored (the forwarder's
 	// Kick).
 	Kick func()
-	// Settle is how long the runner waits after a dataset changed before
-	// running the models that read it, so that a burst of pushes makes one
-	// run; 2 s when 0.
+	// Settle is how long no dataset must change before the runner runs the
+	// models that read the changed ones, so that a burst of pushes makes one
+	// run (at most 30 Settles after the first change); 2 s when 0.
 	Settle time.Duration
 	// Now is the clock; its date in China Standard Time is the as-of date.
 	Now        func() time.Time
@@ -149,11 +149,27 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		case <-r.wake:
 		}
-		select { // let a burst of pushes settle
-		case <-ctx.Done():
-			return
-		case <-time.After(r.cfg.Settle):
+		// Let a burst of pushes settle: wait until no dataset changed for
+		// Settle, but no longer than 30 Settles in all.
+		settled := time.NewTimer(r.cfg.Settle)
+		limit := time.NewTimer(30 * r.cfg.Settle)
+	settle:
+		for {
+			select {
+			case <-ctx.Done():
+				settled.Stop()
+				limit.Stop()
+				return
+			case <-r.wake:
+				settled.Reset(r.cfg.Settle)
+			case <-settled.C:
+				break settle
+			case <-limit.C:
+				break settle
+			}
 		}
+		settled.Stop()
+		limit.Stop()
 		r.mu.Lock()
 		var due []*models.Model
 		for _, m := range r.cfg.Models {

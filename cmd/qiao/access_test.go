@@ -811,7 +811,8 @@ func TestServeRunsModels(t *testing.T) {
 			denied++
 		}
 	}
-	if allowed != 2 || denied != 1 {
-		t.Fatalf("lead.read entries: %d allowed, %d denied; want 2 and 1", allowed, denied)
+	// demoSynthPush read them as alice too, until all were stored.
+	if allowed < 3 || denied != 1 {
+		t.Fatalf("lead.read entries: %d allowed, %d denied; want at least 3 and 1", allowed, denied)
 	}
 }
