@@ -816,3 +816,22 @@ func TestServeRunsModels(t *testing.T) {
 		t.Fatalf("lead.read entries: %d allowed, %d denied; want at least 3 and 1", allowed, denied)
 	}
 }
+
+func TestModelsCmd(t *testing.T) {
+	out := mustRun(t, "models", "list")
+	for _, id := range []string{"medins.third_party_injury", "hrss.pension_after_death", "medins.claims_after_death",
+		"police.wage_transfer_not_filed", "court.settlement_unperformed", "court.probation_detained"} {
+		if !strings.Contains(out, id) {
+			t.Errorf("qiao models list lacks %s:\n%s", id, out)
+		}
+	}
+	out = mustRun(t, "models", "show", "medins.third_party_injury")
+	for _, want := range []string{"社会保险法", "window_days = 30", "SELECT", "_tok"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("qiao models show lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := run(t, "models", "show", "no.such_model"); err == nil {
+		t.Error("an unknown model was shown")
+	}
+}

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newPushCmd(),
 		newPolicyCmd(),
 		newLeadsCmd(),
+		newModelsCmd(),
 	)
 	return root
 }
