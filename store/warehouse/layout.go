@@ -131,6 +131,25 @@ func layoutTable(ds *schema.Dataset) *table {
 	return t
 }
 
+// keyColumns are the columns that hold the dataset's record key: a
+// personal field's token, any other field's typed column.
+func (t *table) keyColumns() []string {
+	var out []string
+	for _, name := range t.ds.RecordKey {
+		for _, c := range t.cols {
+			if c.field.Name != name {
+				continue
+			}
+			if c.kind == kindSealed {
+				out = append(out, quote(c.tok))
+			} else {
+				out = append(out, quote(c.plain))
+			}
+		}
+	}
+	return out
+}
+
 func isIdentifier(t schema.Type) bool {
 	return t == schema.TypeIDNumber || t == schema.TypeCreditCode || t == schema.TypeIDOrCreditCode
 }
@@ -313,8 +332,15 @@ func migrateTable(ctx context.Context, tx *sql.Tx, t *table) error {
 			}
 		}
 	}
+	// A record pushed again — a monthly export that repeats last month's
+	// rows, a corrected file under a new batch ID — is one record to the
+	// models: the row of the latest batch stands.
 	view := `CREATE OR REPLACE VIEW ` + quote(viewSchema) + `.` + quote(t.name) + ` AS SELECT ` + strings.Join(sel, ", ") +
 		` FROM main.` + quote(t.name) + ` WHERE ` + quote(colVisible)
+	if keys := t.keyColumns(); len(keys) > 0 {
+		view += ` QUALIFY row_number() OVER (PARTITION BY ` + strings.Join(keys, ", ") + ` ORDER BY ` +
+			quote(colBatchSeq) + ` DESC, ` + quote(colRowNo) + ` DESC) = 1`
+	}
 	if _, err := tx.ExecContext(ctx, view); err != nil {
 		return fmt.Errorf("warehouse: creating view %s.%s: %w", viewSchema, t.name, err)
 	}

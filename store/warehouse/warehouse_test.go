@@ -917,3 +917,40 @@ func TestModelExamples(t *testing.T) {
 		t.Errorf("time window: %q, want %q", got, want)
 	}
 }
+
+// TestModelViewsOneRowPerRecord: a record pushed again in a later batch —
+// a monthly export that repeats last month's rows, a correction — is one
+// row to the models, the latest batch's; the table keeps both.
+func TestModelViewsOneRowPerRecord(t *testing.T) {
+	ctx := context.Background()
+	w, _ := openTemp(t)
+	mustInsert(t, w, "police.deaths", "m1", deaths(t, 0, 3))
+	mustPublish(t, w, "police.deaths", "m1")
+	again := deaths(t, 1, 3) // records 1 and 2 again, and a new one, 3
+	for _, r := range again {
+		r[3] = "2023-03-09" // the cancellation date corrected
+	}
+	mustInsert(t, w, "police.deaths", "m2", again)
+	mustPublish(t, w, "police.deaths", "m2")
+
+	rows, err := w.ModelQuery(ctx, `SELECT batch_id, CAST(cancel_date AS VARCHAR) FROM police__deaths ORDER BY batch_id, row_no`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var b, d string
+		if err := rows.Scan(&b, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b+" "+d[:10])
+	}
+	rows.Close()
+	want := []string{"m1 2023-03-05", "m2 2023-03-09", "m2 2023-03-09", "m2 2023-03-09"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the models see %q, want %q", got, want)
+	}
+	if n, err := w.Count(ctx, "police.deaths"); err != nil || n != 6 {
+		t.Errorf("the table holds %d rows (%v), want all 6 pushed", n, err)
+	}
+}
