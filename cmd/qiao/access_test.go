@@ -100,7 +100,7 @@ func wantCode(t *testing.T, what string, err error, code codes.Code) {
 	}
 }
 
-// TestAccessWorkflow is issue #5's walk-through on a running gateway: alice
+// TestAccessWorkflow is docs/access.md's walk-through on a running gateway: alice
 // (procuratorate) requests medical-insurance settlements for a case, bob
 // and carol approve, alice pulls masked rows, and every step is on the
 // audit log.
