@@ -124,7 +124,11 @@ type Problem struct {
 // Error formats the problem as "exports/x.csv:12: column 身份证号
 // (id_number): invalid resident ID number: check digit is wrong".
 func (p Problem) Error() string {
-	s := p.File + ":" + strconv.Itoa(p.Line) + ": "
+	s := p.File
+	if p.Line > 0 { // 0: the file as a whole
+		s += ":" + strconv.Itoa(p.Line)
+	}
+	s += ": "
 	switch {
 	case p.Column != "" && p.Field != "":
 		s += "column " + p.Column + " (" + p.Field + "): "

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/qiao-exchange/qiao/adapters"
 	"github.com/qiao-exchange/qiao/crypto/envelope"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
 	"github.com/qiao-exchange/qiao/crypto/sm3"
@@ -67,46 +68,14 @@ var (
 )
 
 // Row is one record of an input: the line it starts on and its values, one
-// per field of the dataset, in the schema's order.
-type Row struct {
-	Line   int
-	Values []string
-}
+// per field of the dataset, in the schema's order — the adapters' row.
+type Row = adapters.Row
 
 // Problem is one thing wrong with an input: a value, a row or a header that
-// the reader or the schema refused, or a row the gateway rejected. It says
-// where and why, never what the value was.
-type Problem struct {
-	// File is the input's name.
-	File string
-	// Line is the line of the row (from 1), or 0 for the input as a whole.
-	Line int
-	// Column is the column as the input names it, if known.
-	Column string
-	// Field is the dataset's canonical field name, if known.
-	Field string
-	// Reason says what is wrong, quoting no personal data.
-	Reason string
-}
-
-// Error formats the problem as adapters' problems are formatted:
-// "exports/x.csv:12: column 身份证号 (id_number): check digit is wrong".
-func (p Problem) Error() string {
-	s := p.File
-	if p.Line > 0 {
-		s += ":" + strconv.Itoa(p.Line)
-	}
-	s += ": "
-	switch {
-	case p.Column != "" && p.Field != "":
-		s += "column " + p.Column + " (" + p.Field + "): "
-	case p.Column != "":
-		s += "column " + p.Column + ": "
-	case p.Field != "":
-		s += "field " + p.Field + ": "
-	}
-	return s + p.Reason
-}
+// the reader or the schema refused, or a row the gateway rejected; Line 0
+// is the input as a whole. It says where and why, never what the value
+// was — the adapters' problem.
+type Problem = adapters.Problem
 
 // Source is one pass over the rows of an input, in order. Next returns the
 // next row and its problems, and io.EOF after the last row. A row with

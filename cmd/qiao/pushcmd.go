@@ -308,7 +308,7 @@ func pushInput(path string, ds *schema.Dataset, opts adapters.Options, mappingDi
 			case err != nil:
 				return nil, err
 			}
-			return &pushSource{r: r, header: pushProblems(r.Header())}, nil
+			return &pushSource{r: r, header: r.Header()}, nil
 		},
 	}, nil
 }
@@ -326,25 +326,10 @@ func (s *pushSource) Next() (client.Row, []client.Problem, error) {
 		s.header = nil
 		return client.Row{}, h, nil
 	}
-	r, ps, err := s.r.Next()
-	if err != nil {
-		return client.Row{}, nil, err
-	}
-	return client.Row{Line: r.Line, Values: r.Values}, pushProblems(ps), nil
+	return s.r.Next()
 }
 
 func (s *pushSource) Close() error { return s.r.Close() }
-
-func pushProblems(ps []adapters.Problem) []client.Problem {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make([]client.Problem, len(ps))
-	for i, p := range ps {
-		out[i] = client.Problem{File: p.File, Line: p.Line, Column: p.Column, Field: p.Field, Reason: p.Reason}
-	}
-	return out
-}
 
 // pushFileProblem is a file that cannot be read as the dataset at all.
 type pushFileProblem struct {
