@@ -132,10 +132,7 @@ func (d *datasetsService) recordRefusal(ctx context.Context, caller *authn.Calle
 	if d.audit == nil {
 		return nil
 	}
-	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
-	for _, r := range caller.Roles {
-		actor.Roles = append(actor.Roles, string(r))
-	}
+	actor := caller.AuditActor()
 	reasons := dec.Reasons
 	if len(reasons) == 0 {
 		reasons = []string{"policy could not decide"}

@@ -94,10 +94,7 @@ type EnginePolicy struct {
 func (p EnginePolicy) Decide(ctx context.Context, in PolicyInput) (Decision, error) {
 	pin := policy.Input{Action: string(in.Action), Time: in.Time}
 	if c := in.Subject; c != nil {
-		pin.Subject = policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}
-		for _, r := range c.Roles {
-			pin.Subject.Roles = append(pin.Subject.Roles, string(r))
-		}
+		pin.Subject = c.PolicySubject()
 	}
 	if ds := in.Dataset; ds != nil {
 		pin.Resource = policy.Resource{Dataset: ds.ID, Owner: ds.Owner, Classification: string(ds.Classification)}

@@ -586,7 +586,7 @@ func (s *Service) encryptionKey(ctx context.Context, principal string) (*sm2.Pub
 // deny; its reasons say so.
 func (s *Service) decide(ctx context.Context, caller *authn.Caller, action string, ds *schema.Dataset, r *store.AccessRequest, g *store.Grant) (policy.Decision, error) {
 	in := policy.Input{
-		Subject:  subjectOf(caller),
+		Subject:  caller.PolicySubject(),
 		Action:   action,
 		Resource: resourceOf(ds),
 		Request:  requestOf(r, g),
@@ -632,10 +632,7 @@ func (s *Service) refuse(ctx context.Context, caller *authn.Caller, action, kind
 // through it, so it also counts the decision.
 func (s *Service) entry(caller *authn.Caller, action, kind, id, dataset string, d policy.Decision, tokens, details []string) audit.Entry {
 	s.metrics.decisions.WithLabelValues(action, effect(d.Allow)).Inc()
-	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
-	for _, r := range caller.Roles {
-		actor.Roles = append(actor.Roles, string(r))
-	}
+	actor := caller.AuditActor()
 	effect := audit.Deny
 	if d.Allow {
 		effect = audit.Allow
@@ -687,14 +684,6 @@ func newID(prefix string, now time.Time) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return prefix + now.UTC().Format("20060102") + "-" + hex.EncodeToString(b[:])
-}
-
-func subjectOf(c *authn.Caller) policy.Subject {
-	s := policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}
-	for _, r := range c.Roles {
-		s.Roles = append(s.Roles, string(r))
-	}
-	return s
 }
 
 func resourceOf(ds *schema.Dataset) policy.Resource {

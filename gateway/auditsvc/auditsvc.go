@@ -339,10 +339,7 @@ func (s *Service) record(ctx context.Context, caller *reader, what string, detai
 // recordEntry appends an entry of action by caller on the log's what, with
 // tokens, in its own transaction. An error fails the call.
 func (s *Service) recordEntry(ctx context.Context, caller *reader, action, what string, details, tokens []string) error {
-	actor := audit.Actor{Principal: caller.Principal, Agency: caller.Agency}
-	for _, r := range caller.Roles {
-		actor.Roles = append(actor.Roles, string(r))
-	}
+	actor := caller.AuditActor()
 	e := audit.Entry{
 		Actor:    actor,
 		Action:   action,
@@ -388,10 +385,7 @@ func (s *Service) authorize(ctx context.Context) (*reader, error) {
 		}
 		return &reader{Caller: c, reasons: []string{"the caller holds the auditor role"}}, nil
 	}
-	in := policy.Input{Subject: policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}, Action: audit.ActionAuditRead, Time: time.Now()}
-	for _, r := range c.Roles {
-		in.Subject.Roles = append(in.Subject.Roles, string(r))
-	}
+	in := policy.Input{Subject: c.PolicySubject(), Action: audit.ActionAuditRead, Time: time.Now()}
 	d, err := s.policy.Decide(ctx, in)
 	if err == nil && d.Allow {
 		return &reader{Caller: c, reasons: d.Reasons, revision: d.Revision}, nil
@@ -400,10 +394,7 @@ func (s *Service) authorize(ctx context.Context) (*reader, error) {
 	if len(reasons) == 0 {
 		reasons = []string{"policy could not decide"}
 	}
-	actor := audit.Actor{Principal: c.Principal, Agency: c.Agency}
-	for _, r := range c.Roles {
-		actor.Roles = append(actor.Roles, string(r))
-	}
+	actor := c.AuditActor()
 	e := audit.Entry{
 		Actor: actor, Action: audit.ActionAuditRead, Resource: audit.Resource{Kind: audit.KindLog, ID: "refused"},
 		Decision: audit.Decision{Effect: audit.Deny, Reasons: reasons, PolicyRevision: d.Revision},

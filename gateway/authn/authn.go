@@ -33,6 +33,7 @@ import (
 	"github.com/qiao-exchange/qiao/crypto/reqsig"
 	"github.com/qiao-exchange/qiao/crypto/sm2"
 	"github.com/qiao-exchange/qiao/gateway/rpcerr"
+	"github.com/qiao-exchange/qiao/policy"
 	"github.com/qiao-exchange/qiao/store"
 )
 
@@ -80,6 +81,24 @@ type Caller struct {
 	Roles  []store.Role
 	// KeyID is the key that signed the call.
 	KeyID string
+}
+
+// AuditActor is the caller as audit entries name it.
+func (c *Caller) AuditActor() audit.Actor {
+	a := audit.Actor{Principal: c.Principal, Agency: c.Agency}
+	for _, r := range c.Roles {
+		a.Roles = append(a.Roles, string(r))
+	}
+	return a
+}
+
+// PolicySubject is the caller as policy's input names it.
+func (c *Caller) PolicySubject() policy.Subject {
+	s := policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}
+	for _, r := range c.Roles {
+		s.Roles = append(s.Roles, string(r))
+	}
+	return s
 }
 
 // HasRole reports whether the caller holds role.

@@ -358,10 +358,7 @@ func (s *Service) record(ctx context.Context, tx *store.Tx, action, principal st
 	actor := audit.Actor{Principal: s.self}
 	dec := allowed{reasons: []string{"the gateway registers its seed principals at start-up"}}
 	if c, ok := authn.FromContext(ctx); ok {
-		actor = audit.Actor{Principal: c.Principal, Agency: c.Agency}
-		for _, r := range c.Roles {
-			actor.Roles = append(actor.Roles, string(r))
-		}
+		actor = c.AuditActor()
 		dec = allowed{reasons: []string{"the caller holds the admin role"}}
 		if a, ok := ctx.Value(allowedKey{}).(allowed); ok {
 			dec = a
@@ -407,10 +404,7 @@ func (s *Service) authorize(ctx context.Context) (context.Context, *authn.Caller
 		}
 		return context.WithValue(ctx, allowedKey{}, allowed{reasons: []string{"the caller holds the admin role"}}), c, nil
 	}
-	in := policy.Input{Subject: policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}, Action: ActionManage, Time: s.now()}
-	for _, r := range c.Roles {
-		in.Subject.Roles = append(in.Subject.Roles, string(r))
-	}
+	in := policy.Input{Subject: c.PolicySubject(), Action: ActionManage, Time: s.now()}
 	d, err := s.policy.Decide(ctx, in)
 	if err == nil && d.Allow {
 		return context.WithValue(ctx, allowedKey{}, allowed{reasons: d.Reasons, revision: d.Revision}), c, nil
@@ -420,11 +414,7 @@ func (s *Service) authorize(ctx context.Context) (context.Context, *authn.Caller
 		if len(reasons) == 0 {
 			reasons = []string{"policy could not decide"}
 		}
-		actor := audit.Actor{Principal: c.Principal, Agency: c.Agency}
-		for _, r := range c.Roles {
-			actor.Roles = append(actor.Roles, string(r))
-		}
-		e := audit.Entry{Actor: actor, Action: ActionManage,
+		e := audit.Entry{Actor: c.AuditActor(), Action: ActionManage,
 			Decision: audit.Decision{Effect: audit.Deny, Reasons: reasons, PolicyRevision: d.Revision},
 			Result:   audit.Result{Status: audit.StatusError, Code: "PERMISSION_DENIED"}}
 		if aerr := s.store.InTx(ctx, func(tx *store.Tx) error {

@@ -131,10 +131,7 @@ func (s *Service) authorize(ctx context.Context, what string) (*authn.Caller, po
 	if !ok {
 		return nil, policy.Decision{}, fmt.Errorf("leadsvc: %w: no authenticated caller", rpcerr.ErrUnauthenticated)
 	}
-	in := policy.Input{Subject: policy.Subject{Principal: c.Principal, Kind: string(c.Kind), Agency: c.Agency}, Action: policy.ActionLeadRead, Time: s.now()}
-	for _, r := range c.Roles {
-		in.Subject.Roles = append(in.Subject.Roles, string(r))
-	}
+	in := policy.Input{Subject: c.PolicySubject(), Action: policy.ActionLeadRead, Time: s.now()}
 	d, err := s.policy.Decide(ctx, in)
 	if err == nil && d.Allow {
 		return c, d, nil
@@ -153,10 +150,7 @@ func (s *Service) authorize(ctx context.Context, what string) (*authn.Caller, po
 // record appends the lead.read entry of a read (or refusal) in its own
 // transaction. An error fails the call.
 func (s *Service) record(ctx context.Context, c *authn.Caller, d policy.Decision, what string, tokens, details []string) error {
-	actor := audit.Actor{Principal: c.Principal, Agency: c.Agency}
-	for _, r := range c.Roles {
-		actor.Roles = append(actor.Roles, string(r))
-	}
+	actor := c.AuditActor()
 	e := audit.Entry{
 		Actor:    actor,
 		Action:   audit.ActionLeadRead,
