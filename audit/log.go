@@ -67,6 +67,18 @@ func New(cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Record appends e in a transaction of its own, for events that change
+// nothing else in the store (a reload, the keys loaded at start).
+func (l *Log) Record(ctx context.Context, e Entry) (uint64, error) {
+	var seq uint64
+	err := l.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		seq, err = l.Append(ctx, tx, e)
+		return err
+	})
+	return seq, err
+}
+
 // Export signs a checkpoint of the current tree if the latest does not
 // cover every entry, then writes the entries logged in [from, to) with it,
 // as the package's Export does.

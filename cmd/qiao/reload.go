@@ -12,7 +12,6 @@ import (
 	"github.com/qiao-exchange/qiao/audit"
 	"github.com/qiao-exchange/qiao/config"
 	"github.com/qiao-exchange/qiao/crypto/sm3"
-	"github.com/qiao-exchange/qiao/store"
 )
 
 // reloadable are the options a configuration reload applies at once; a
@@ -26,7 +25,6 @@ var reloadable = []string{"log.level"}
 type configReloader struct {
 	running config.Config // the options in effect
 	level   *slog.LevelVar
-	db      *store.DB
 	log     *audit.Log
 	actor   string
 	slog    *slog.Logger
@@ -97,10 +95,7 @@ func (r *configReloader) reload(ctx context.Context) {
 		r.slog.InfoContext(ctx, "configuration reloaded", slog.String("applied", strings.Join(applied, ",")),
 			slog.String("at_next_start", strings.Join(pending, ",")))
 	}
-	if err := r.db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := r.log.Append(ctx, tx, e)
-		return err
-	}); err != nil {
+	if _, err := r.log.Record(ctx, e); err != nil {
 		r.slog.ErrorContext(ctx, "recording a configuration reload failed", slog.Any("err", err))
 	}
 }

@@ -110,7 +110,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 	if err := seedPrincipals(ctx, cfg, db, roots, auditLog, log); err != nil {
 		return err
 	}
-	if err := recordKeyLoad(ctx, cfg, db, auditLog, id); err != nil {
+	if err := recordKeyLoad(ctx, cfg, auditLog, id); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -128,7 +128,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		return err
 	}
 	defer wh.Close()
-	engine, err := openPolicy(ctx, cfg, db, auditLog, id, reg, log)
+	engine, err := openPolicy(ctx, cfg, auditLog, id, reg, log)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func runServe(ctx context.Context, cfg config.Config, logOut io.Writer, listenin
 		return err
 	}
 	if cfg.File != "" {
-		r := &configReloader{running: cfg, level: level, db: db, log: auditLog, actor: id.sign.Cert.Principal(), slog: log}
+		r := &configReloader{running: cfg, level: level, log: auditLog, actor: id.sign.Cert.Principal(), slog: log}
 		hup := notifyReload()
 		reloadDone := make(chan struct{})
 		go func() {
@@ -333,7 +333,7 @@ func expirePending(ctx context.Context, s *access.Service, log *slog.Logger) {
 // recordKeyLoad writes to the audit log which keys the gateway started
 // with, by key ID, and from which keystore: a key rotation shows as a
 // change of IDs between starts.
-func recordKeyLoad(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity) error {
+func recordKeyLoad(ctx context.Context, cfg config.Config, auditLog *audit.Log, id identity) error {
 	e := audit.Entry{
 		Actor:    audit.Actor{Principal: id.sign.Cert.Principal()},
 		Action:   audit.ActionKeyLoad,
@@ -347,10 +347,7 @@ func recordKeyLoad(ctx context.Context, cfg config.Config, db *store.DB, auditLo
 		}},
 		Result: audit.Result{Status: audit.StatusOK},
 	}
-	if err := db.InTx(ctx, func(tx *store.Tx) error {
-		_, err := auditLog.Append(ctx, tx, e)
-		return err
-	}); err != nil {
+	if _, err := auditLog.Record(ctx, e); err != nil {
 		return fmt.Errorf("recording the keys loaded: %w", err)
 	}
 	return nil
@@ -359,7 +356,7 @@ func recordKeyLoad(ctx context.Context, cfg config.Config, db *store.DB, auditLo
 // openPolicy loads the policy bundle cfg names (the built-in one when
 // none) and records the load in the audit log, as it records every later
 // reload: the bundle's digest, and why a refused bundle was refused.
-func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *audit.Log, id identity, reg prometheus.Registerer, log *slog.Logger) (*policy.Engine, error) {
+func openPolicy(ctx context.Context, cfg config.Config, auditLog *audit.Log, id identity, reg prometheus.Registerer, log *slog.Logger) (*policy.Engine, error) {
 	record := func(ctx context.Context, r policy.Reload, reason string) {
 		e := audit.Entry{
 			Actor:    audit.Actor{Principal: id.sign.Cert.Principal()},
@@ -375,10 +372,7 @@ func openPolicy(ctx context.Context, cfg config.Config, db *store.DB, auditLog *
 			e.Decision.Reasons = []string{"bundle refused, previous kept: " + r.Err.Error()}
 			e.Result = audit.Result{Status: audit.StatusError, Code: "INVALID_ARGUMENT"}
 		}
-		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := auditLog.Append(ctx, tx, e)
-			return err
-		}); err != nil {
+		if _, err := auditLog.Record(ctx, e); err != nil {
 			log.ErrorContext(ctx, "recording a policy reload failed", slog.Any("err", err))
 		}
 	}
